@@ -1,0 +1,128 @@
+package io.eventflow;
+
+import java.net.URI;
+import java.util.Properties;
+
+import javax.sql.DataSource;
+
+import com.impossibl.postgres.jdbc.PGDataSource;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import org.apache.camel.BindToRegistry;
+import org.apache.camel.CamelConfiguration;
+import org.apache.camel.PropertyInject;
+import org.flywaydb.core.Flyway;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+
+/**
+ * The beans the routes call, built from application.properties: the PostgreSQL pool (with the
+ * Flyway migrations applied before any route starts), the LISTEN connection for wake-ups, the
+ * RabbitMQ connection factory and the batch publisher.
+ */
+public class EventFlowConfiguration implements CamelConfiguration {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EventFlowConfiguration.class);
+    static final String APPLICATION_NAME = "eventflow";
+
+    @PropertyInject("eventflow.postgres.url")
+    private String postgresUrl;
+    @PropertyInject(value = "eventflow.postgres.pool-size", defaultValue = "4")
+    private int poolSize;
+    @PropertyInject("eventflow.rabbitmq.url")
+    private String rabbitUrl;
+    @PropertyInject("eventflow.rabbitmq.exchange")
+    private String exchange;
+    @PropertyInject("eventflow.rabbitmq.unrouted-exchange")
+    private String unroutedExchange;
+    @PropertyInject(value = "eventflow.rabbitmq.confirm-timeout-ms", defaultValue = "5000")
+    private long confirmTimeoutMs;
+    @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
+    private String migrations;
+
+    @BindToRegistry(value = "dataSource", beanPostProcess = true)
+    public DataSource dataSource() {
+        PostgresUrl url = PostgresUrl.parse(postgresUrl);
+        HikariConfig config = new HikariConfig();
+        config.setPoolName("eventflow-postgres");
+        config.setJdbcUrl(url.jdbcUrl());
+        config.setUsername(url.user());
+        config.setPassword(url.password());
+        config.setMaximumPoolSize(poolSize);
+        config.setMinimumIdle(1);
+        // start even when PostgreSQL is down: the routes retry and the change log waits in the database
+        config.setInitializationFailTimeout(-1);
+        config.setConnectionTimeout(5000);
+        Properties props = new Properties();
+        props.setProperty("ApplicationName", APPLICATION_NAME);
+        // EventFlow's own writes (its read position) may be lost in a crash: that only repeats events
+        props.setProperty("options", "-c synchronous_commit=off -c plan_cache_mode=force_custom_plan");
+        config.setDataSourceProperties(props);
+        HikariDataSource dataSource = new HikariDataSource(config);
+        migrate(dataSource, url);
+        return dataSource;
+    }
+
+    private void migrate(DataSource dataSource, PostgresUrl url) {
+        LOG.info("Applying migrations from {} to {}", migrations, url);
+        var result = Flyway.configure()
+                .dataSource(dataSource)
+                .locations(migrations)
+                .schemas("eventflow")
+                .createSchemas(true)
+                .table("flyway_schema_history")
+                .load()
+                .migrate();
+        LOG.info("Schema at version {} ({} migrations applied)", result.targetSchemaVersion, result.migrationsExecuted);
+    }
+
+    /** The LISTEN connection of the pgevent consumer (pgjdbc-ng driver). */
+    @BindToRegistry("wakeupDataSource")
+    public DataSource wakeupDataSource() {
+        PostgresUrl url = PostgresUrl.parse(postgresUrl);
+        PGDataSource ds = new PGDataSource();
+        ds.setServerName(url.host());
+        ds.setPort(url.port());
+        ds.setDatabaseName(url.database());
+        ds.setUser(url.user());
+        if (url.password() != null) {
+            ds.setPassword(url.password());
+        }
+        ds.setApplicationName(APPLICATION_NAME + "-listener");
+        String ssl = url.sslMode();
+        ds.setSslMode("disable".equals(ssl) || "prefer".equals(ssl) || "allow".equals(ssl) ? "disable" : ssl);
+        return ds;
+    }
+
+    @BindToRegistry("rabbitConnectionFactory")
+    public CachingConnectionFactory rabbitConnectionFactory() {
+        CachingConnectionFactory factory = new CachingConnectionFactory();
+        try {
+            factory.setUri(URI.create(rabbitUrl.trim()));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("RABBITMQ_URL / eventflow.rabbitmq.url is not a valid AMQP URI: " + e.getMessage());
+        }
+        if (factory.getVirtualHost() == null || factory.getVirtualHost().isEmpty()) {
+            // amqp://host:5672/ names the empty vhost; users mean the default one
+            factory.setVirtualHost("/");
+        }
+        factory.setConnectionNameStrategy(cf -> APPLICATION_NAME);
+        factory.setPublisherConfirmType(CachingConnectionFactory.ConfirmType.SIMPLE);
+        factory.setChannelCacheSize(8);
+        return factory;
+    }
+
+    @BindToRegistry("changePublisher")
+    public ChangePublisher changePublisher(CachingConnectionFactory rabbitConnectionFactory) {
+        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbitConnectionFactory), unroutedExchange, confirmTimeoutMs);
+        publisher.declareQuietly(exchange);
+        return publisher;
+    }
+
+    @BindToRegistry("wakeupListener")
+    public WakeupListener wakeupListener() {
+        return new WakeupListener();
+    }
+}
