@@ -1,7 +1,7 @@
 -- EventFlow's own objects: the change log (a transactional outbox written by the capture trigger),
 -- the pipeline's read position and the wake-up switch.
 
-CREATE SCHEMA IF NOT EXISTS eventflow;
+-- The schema itself is created by Flyway (schemas = eventflow), which also keeps its history there.
 
 -- One row per captured change, written in the same transaction as the change itself.
 -- tx_id is the writing transaction: the pipeline reads changes in batches of transactions that

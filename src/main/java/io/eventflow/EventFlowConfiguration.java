@@ -10,7 +10,9 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
+import org.apache.camel.CamelContext;
 import org.apache.camel.PropertyInject;
+import org.apache.camel.support.service.ServiceSupport;
 import org.flywaydb.core.Flyway;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,6 +44,25 @@ public class EventFlowConfiguration implements CamelConfiguration {
     @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
     private String migrations;
 
+    private HikariDataSource pool;
+    private CachingConnectionFactory rabbit;
+
+    /** Closes the pool and the broker connection when Camel stops, after the routes have stopped. */
+    @Override
+    public void configure(CamelContext camelContext) throws Exception {
+        camelContext.addService(new ServiceSupport() {
+            @Override
+            protected void doStop() {
+                if (rabbit != null) {
+                    rabbit.destroy();
+                }
+                if (pool != null) {
+                    pool.close();
+                }
+            }
+        });
+    }
+
     @BindToRegistry(value = "dataSource", beanPostProcess = true)
     public DataSource dataSource() {
         PostgresUrl url = PostgresUrl.parse(postgresUrl);
@@ -60,9 +81,9 @@ public class EventFlowConfiguration implements CamelConfiguration {
         // EventFlow's own writes (its read position) may be lost in a crash: that only repeats events
         props.setProperty("options", "-c synchronous_commit=off -c plan_cache_mode=force_custom_plan");
         config.setDataSourceProperties(props);
-        HikariDataSource dataSource = new HikariDataSource(config);
-        migrate(dataSource, url);
-        return dataSource;
+        pool = new HikariDataSource(config);
+        migrate(pool, url);
+        return pool;
     }
 
     private void migrate(DataSource dataSource, PostgresUrl url) {
@@ -111,6 +132,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
         factory.setConnectionNameStrategy(cf -> APPLICATION_NAME);
         factory.setPublisherConfirmType(CachingConnectionFactory.ConfirmType.SIMPLE);
         factory.setChannelCacheSize(8);
+        rabbit = factory;
         return factory;
     }
 

@@ -45,6 +45,10 @@ public final class PostgresUrl {
             throw new IllegalArgumentException(
                     "PostgreSQL connection string must start with postgresql:// or postgres://, got scheme " + scheme);
         }
+        if (uri.getHost() == null && uri.getRawAuthority() != null && !uri.getRawAuthority().endsWith("@")) {
+            throw new IllegalArgumentException("PostgreSQL connection string has no valid host[:port]: " + uri.getRawAuthority()
+                    .replaceAll(":[^@]*@", ":***@"));
+        }
         String host = uri.getHost() == null ? "localhost" : uri.getHost();
         int port = uri.getPort() < 0 ? 5432 : uri.getPort();
         String path = uri.getRawPath() == null ? "" : uri.getRawPath();

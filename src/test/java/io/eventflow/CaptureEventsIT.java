@@ -1,0 +1,144 @@
+package io.eventflow;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.time.Duration;
+import java.util.List;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.eventflow.support.EventConsumer.Received;
+import io.eventflow.support.EventFlowTestSupport;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What a consumer bound to the change exchange receives for inserts, updates and deletes. */
+class CaptureEventsIT extends EventFlowTestSupport {
+
+    @BeforeEach
+    void clear() {
+        consumer.clear();
+    }
+
+    private List<Received> awaitEvents(int n) {
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() >= n);
+        return consumer.received();
+    }
+
+    @Test
+    void insertUpdateDeleteBecomeCreateUpdateDeleteEvents() throws Exception {
+        long id = insertUser("Ada Lovelace", "ada@example.com");
+        sql("UPDATE public.users SET name = 'Ada King' WHERE id = " + id);
+        sql("DELETE FROM public.users WHERE id = " + id);
+
+        List<Received> events = awaitEvents(3);
+        assertEquals(3, events.size(), "exactly one event per change");
+
+        Received c = events.get(0);
+        Received u = events.get(1);
+        Received d = events.get(2);
+        assertEquals("public.users.c", c.routingKey());
+        assertEquals("public.users.u", u.routingKey());
+        assertEquals("public.users.d", d.routingKey());
+
+        JsonNode create = c.json();
+        assertEquals("c", create.get("op").asText());
+        assertTrue(create.get("before").isNull());
+        assertEquals("Ada Lovelace", create.at("/after/name").asText());
+        assertEquals("ada@example.com", create.at("/after/email").asText());
+        assertEquals(id, create.at("/after/id").asLong());
+        assertTrue(create.at("/after/created_at").isTextual(), "the full row, all columns");
+        assertEquals(database, create.at("/source/db").asText());
+        assertEquals("public", create.at("/source/schema").asText());
+        assertEquals("users", create.at("/source/table").asText());
+        assertTrue(create.at("/source/txId").asLong() > 0);
+        assertTrue(create.at("/source/ts_ms").asLong() > 0);
+        assertTrue(create.get("ts_ms").asLong() >= create.at("/source/ts_ms").asLong());
+
+        JsonNode update = u.json();
+        assertEquals("u", update.get("op").asText());
+        assertEquals("Ada Lovelace", update.at("/before/name").asText());
+        assertEquals("Ada King", update.at("/after/name").asText());
+
+        JsonNode delete = d.json();
+        assertEquals("d", delete.get("op").asText());
+        assertEquals("Ada King", delete.at("/before/name").asText());
+        assertTrue(delete.get("after").isNull());
+
+        long previous = 0;
+        for (Received r : events) {
+            assertNotNull(r.messageId());
+            assertEquals(r.json().at("/source/changeId").asText(), r.messageId(), "message_id is the change id");
+            assertTrue(Long.parseLong(r.messageId()) > previous, "ids grow in commit order");
+            previous = Long.parseLong(r.messageId());
+            assertEquals(2, r.properties().getDeliveryMode(), "persistent");
+            assertEquals("application/json", r.properties().getContentType());
+            assertEquals(r.routingKey(), r.properties().getType());
+            assertNotNull(r.properties().getTimestamp());
+        }
+    }
+
+    @Test
+    void aOneMegabyteRowIsDeliveredWhole() throws Exception {
+        String big = "x".repeat(1024 * 1024);
+        long id = insertUser(big, "big@example.com");
+
+        Received r = awaitEvents(1).get(0);
+        assertEquals(big, r.json().at("/after/name").asText(), "1 MB name arrives byte for byte");
+        assertEquals(id, r.json().at("/after/id").asLong());
+        assertTrue(r.body().length() > 1024 * 1024);
+    }
+
+    @Test
+    void aRolledBackTransactionPublishesNothing() throws Exception {
+        try (Connection c = db()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, ?)")) {
+                ps.setString(1, "Ghost");
+                ps.setString(2, "ghost@example.com");
+                ps.executeUpdate();
+            }
+            c.rollback();
+        }
+        insertUser("After", "after@example.com");
+
+        List<Received> events = awaitEvents(1);
+        // the later commit has arrived, so the rolled-back one would have been published before it
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5)).until(() -> consumer.count() == 1);
+        assertEquals("After", events.get(0).json().at("/after/name").asText());
+    }
+
+    @Test
+    void anotherTableIsCapturedOnceEnabled() throws Exception {
+        sql("CREATE TABLE public.orders (id bigint PRIMARY KEY, total numeric, note text)",
+                "SELECT eventflow.enable_capture('public.orders')",
+                "INSERT INTO public.orders VALUES (1, 9.99, 'first')",
+                "SELECT eventflow.disable_capture('public.orders')",
+                "INSERT INTO public.orders VALUES (2, 1.00, 'not captured')");
+        insertUser("Marker", "marker@example.com");
+
+        List<Received> events = awaitEvents(2);
+        await().during(Duration.ofMillis(1000)).atMost(Duration.ofSeconds(5)).until(() -> consumer.count() == 2);
+        assertEquals("public.orders.c", events.get(0).routingKey());
+        assertEquals(9.99, events.get(0).json().at("/after/total").asDouble());
+        assertEquals("public.users.c", events.get(1).routingKey());
+    }
+
+    @Test
+    void maskedColumnsNeverLeaveTheDatabase() throws Exception {
+        sql("CREATE TABLE public.accounts (id bigint PRIMARY KEY, login text, password_hash text)",
+                "SELECT eventflow.enable_capture('public.accounts', 'password_hash')",
+                "INSERT INTO public.accounts VALUES (1, 'ada', 'secret-hash')",
+                "UPDATE public.accounts SET password_hash = 'new-hash' WHERE id = 1");
+
+        List<Received> events = awaitEvents(2);
+        for (Received r : events) {
+            assertTrue(!r.body().contains("hash"), "masked column absent: " + r.body());
+        }
+        assertEquals("ada", events.get(1).json().at("/after/login").asText());
+    }
+}

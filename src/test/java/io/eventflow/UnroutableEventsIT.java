@@ -1,0 +1,44 @@
+package io.eventflow;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.GetResponse;
+import io.eventflow.support.EventFlowTestSupport;
+import io.eventflow.support.TestServices;
+import org.junit.jupiter.api.Test;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** An event no queue is bound for ends in the alternate exchange's queue, not nowhere. */
+class UnroutableEventsIT extends EventFlowTestSupport {
+
+    @Override
+    protected String[] bindingKeys() {
+        return new String[] {"public.users.#"};
+    }
+
+    @Test
+    void anEventNoQueueIsBoundForIsKeptInTheUnroutedQueue() throws Exception {
+        sql("CREATE TABLE public.audit (id bigint PRIMARY KEY, what text)",
+                "SELECT eventflow.enable_capture('public.audit')",
+                "INSERT INTO public.audit VALUES (7, 'nobody listens')");
+        insertUser("Bound", "bound@example.com");
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() == 1);
+        assertEquals("public.users.c", consumer.received().get(0).routingKey());
+
+        try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
+            GetResponse unrouted = ch.basicGet(unroutedExchange, true);
+            assertNotNull(unrouted, "the audit event is in " + unroutedExchange);
+            assertEquals("public.audit.c", unrouted.getEnvelope().getRoutingKey());
+            String body = new String(unrouted.getBody(), StandardCharsets.UTF_8);
+            assertTrue(body.contains("nobody listens"), body);
+            assertEquals(2, unrouted.getProps().getDeliveryMode());
+        }
+    }
+}
