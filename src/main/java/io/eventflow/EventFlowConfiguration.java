@@ -114,7 +114,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
         ds.setApplicationName(APPLICATION_NAME + "-listener");
         String ssl = url.sslMode();
         ds.setSslMode("disable".equals(ssl) || "prefer".equals(ssl) || "allow".equals(ssl) ? "disable" : ssl);
-        return ds;
+        return new ListenerDataSource(ds);
     }
 
     @BindToRegistry("rabbitConnectionFactory")
