@@ -44,7 +44,7 @@ public final class EventConsumer implements AutoCloseable {
     private final List<Received> received = new ArrayList<>();
 
     public EventConsumer(String exchange, String unroutedExchange, String queue, String... bindingKeys) throws IOException, TimeoutException {
-        this.connection = TestServices.rabbitFactory().newConnection("eventflow-test-consumer");
+        this.connection = TestServices.rabbitFactory().newConnection("itest-consumer");
         this.channel = connection.createChannel();
         this.queue = queue;
         // declared exactly as EventFlow declares them, so it does not matter who comes first

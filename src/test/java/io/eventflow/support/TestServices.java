@@ -65,7 +65,7 @@ public final class TestServices {
 
     public static Connection connect(String database) throws SQLException {
         try {
-            return DriverManager.getConnection(jdbcUrl(database) + "?ApplicationName=eventflow-test", pgUser(), null);
+            return DriverManager.getConnection(jdbcUrl(database) + "?ApplicationName=itest-client", pgUser(), null);
         } catch (SQLException e) {
             throw new SQLException("PostgreSQL is not reachable at " + pgHost() + ":" + pgPort()
                     + " (start it, see README: Tests): " + e.getMessage(), e);
