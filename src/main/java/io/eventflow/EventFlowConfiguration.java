@@ -44,6 +44,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
     @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
     private String migrations;
 
+    private final WakeupListener wakeupListener = new WakeupListener(1000);
     private HikariDataSource pool;
     private CachingConnectionFactory rabbit;
 
@@ -114,7 +115,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
         ds.setApplicationName(APPLICATION_NAME + "-listener");
         String ssl = url.sslMode();
         ds.setSslMode("disable".equals(ssl) || "prefer".equals(ssl) || "allow".equals(ssl) ? "disable" : ssl);
-        return new ListenerDataSource(ds);
+        return new ListenerDataSource(ds, wakeupListener::connectionLost);
     }
 
     @BindToRegistry("rabbitConnectionFactory")
@@ -137,14 +138,14 @@ public class EventFlowConfiguration implements CamelConfiguration {
     }
 
     @BindToRegistry("changePublisher")
-    public ChangePublisher changePublisher(CachingConnectionFactory rabbitConnectionFactory) {
-        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbitConnectionFactory), unroutedExchange, confirmTimeoutMs);
+    public ChangePublisher changePublisher() {
+        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), unroutedExchange, confirmTimeoutMs);
         publisher.declareQuietly(exchange);
         return publisher;
     }
 
     @BindToRegistry("wakeupListener")
     public WakeupListener wakeupListener() {
-        return new WakeupListener();
+        return wakeupListener;
     }
 }

@@ -7,8 +7,6 @@ import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 
 import javax.sql.DataSource;
@@ -20,20 +18,19 @@ import com.impossibl.postgres.api.jdbc.PGNotificationListener;
  * The data source of the pgevent consumer. pgevent reconnects from its listener's {@code closed()}
  * callback and waits there for the new connection; the driver calls {@code closed()} on its only
  * I/O thread, which the new connection needs, so the reconnect hangs forever and every later
- * connection with it. This data source hands {@code closed()} to a thread of its own instead;
- * everything else goes straight to the driver.
+ * connection with it; and a reconnect that races a route restart leaves a second, orphaned
+ * listener. This data source keeps {@code closed()} from pgevent and tells EventFlow's listener
+ * check instead, which restarts the wake-up route (one clean LISTEN connection); everything else
+ * goes straight to the driver.
  */
 public class ListenerDataSource implements DataSource {
 
     private final DataSource delegate;
-    private final ExecutorService callbacks = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "eventflow-listener-reconnect");
-        t.setDaemon(true);
-        return t;
-    });
+    private final Runnable onClosed;
 
-    public ListenerDataSource(DataSource delegate) {
+    public ListenerDataSource(DataSource delegate, Runnable onClosed) {
         this.delegate = delegate;
+        this.onClosed = onClosed;
     }
 
     @Override
@@ -52,7 +49,7 @@ public class ListenerDataSource implements DataSource {
             if (method.getName().equals("addNotificationListener") && args != null) {
                 for (int i = 0; i < args.length; i++) {
                     if (args[i] instanceof PGNotificationListener listener) {
-                        args[i] = offIoThread(listener);
+                        args[i] = withoutReconnect(listener);
                     }
                 }
             }
@@ -70,7 +67,7 @@ public class ListenerDataSource implements DataSource {
         return (Connection) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {PGConnection.class}, handler);
     }
 
-    private PGNotificationListener offIoThread(PGNotificationListener listener) {
+    private PGNotificationListener withoutReconnect(PGNotificationListener listener) {
         return new PGNotificationListener() {
             @Override
             public void notification(int processId, String channelName, String payload) {
@@ -79,7 +76,7 @@ public class ListenerDataSource implements DataSource {
 
             @Override
             public void closed() {
-                callbacks.execute(listener::closed);
+                onClosed.run();
             }
         };
     }

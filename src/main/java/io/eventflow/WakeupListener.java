@@ -1,58 +1,87 @@
 package io.eventflow;
 
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Watches the pgevent LISTEN connection, which can die silently or double up after a reconnect:
  * the listener-check route sends a probe notification on the wake-up channel at a fixed interval,
- * and by the next check exactly one copy of it must have come back.
+ * and each probe must have come back exactly once by the time it is judged.
  */
 public class WakeupListener {
 
     public static final String PROBE_PREFIX = "probe:";
 
-    /** What the last probe showed. */
+    /** What the last judged probe showed. */
     public enum State { STARTING, UP, DEAD, DOUBLED }
 
+    private record Probe(long sentAtNanos, AtomicInteger echoes) {
+    }
+
+    private final long graceNanos;
     private final AtomicLong sequence = new AtomicLong();
-    private final AtomicInteger receivedForPending = new AtomicInteger();
     private final AtomicLong restarts = new AtomicLong();
-    private volatile long pending = -1;
+    private final ConcurrentSkipListMap<Long, Probe> inFlight = new ConcurrentSkipListMap<>();
+    private volatile boolean connectionLost;
     private volatile State state = State.STARTING;
 
-    /** Judges the probe sent at the previous check and returns the verdict. */
+    /** @param graceMillis how long a probe has to come back before it is judged */
+    public WakeupListener(long graceMillis) {
+        this.graceNanos = graceMillis * 1_000_000L;
+    }
+
+    /** Judges the newest probe that has had its time to come back, and returns the verdict. */
     public synchronized State verdict() {
-        if (pending >= 0) {
-            int received = receivedForPending.get();
-            state = received == 1 ? State.UP : received == 0 ? State.DEAD : State.DOUBLED;
+        if (connectionLost) {
+            state = State.DEAD;
+            return state;
+        }
+        long now = System.nanoTime();
+        Map.Entry<Long, Probe> judged = null;
+        for (Map.Entry<Long, Probe> e : inFlight.entrySet()) {
+            if (now - e.getValue().sentAtNanos() >= graceNanos) {
+                judged = e;
+            }
+        }
+        if (judged != null) {
+            int echoes = judged.getValue().echoes().get();
+            state = echoes == 1 ? State.UP : echoes == 0 ? State.DEAD : State.DOUBLED;
+            inFlight.headMap(judged.getKey(), true).clear();
         }
         return state;
     }
 
-    /** The payload of the next probe; from now on only this probe's echoes count. */
-    public synchronized String nextProbe() {
-        pending = sequence.incrementAndGet();
-        receivedForPending.set(0);
-        return PROBE_PREFIX + pending;
+    /** The payload of a new probe. */
+    public String nextProbe() {
+        long id = sequence.incrementAndGet();
+        inFlight.put(id, new Probe(System.nanoTime(), new AtomicInteger()));
+        return PROBE_PREFIX + id;
     }
 
     /** Called by the wake-up route for every probe notification it receives. */
     public void probeReceived(String payload) {
         try {
-            long n = Long.parseLong(payload.substring(PROBE_PREFIX.length()));
-            if (n == pending) {
-                receivedForPending.incrementAndGet();
+            Probe probe = inFlight.get(Long.parseLong(payload.substring(PROBE_PREFIX.length())));
+            if (probe != null) {
+                probe.echoes().incrementAndGet();
             }
         } catch (RuntimeException e) {
             // not one of ours
         }
     }
 
-    /** Called after the wake-up route was restarted: wait for a fresh probe before judging again. */
+    /** Called by the LISTEN connection when the database closed it. */
+    public void connectionLost() {
+        connectionLost = true;
+    }
+
+    /** Called after the wake-up route was restarted: only probes sent from now on count. */
     public synchronized void restarted() {
         restarts.incrementAndGet();
-        pending = -1;
+        connectionLost = false;
+        inFlight.clear();
         state = State.STARTING;
     }
 
