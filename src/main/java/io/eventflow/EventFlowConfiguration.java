@@ -1,7 +1,10 @@
 package io.eventflow;
 
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.util.Properties;
+
+import javax.management.ObjectName;
 
 import javax.sql.DataSource;
 
@@ -12,7 +15,9 @@ import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.PropertyInject;
+import org.apache.camel.StartupListener;
 import org.apache.camel.support.service.ServiceSupport;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.flywaydb.core.Flyway;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,22 +48,56 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private long confirmTimeoutMs;
     @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
     private String migrations;
+    @PropertyInject(value = "eventflow.jmx.host", defaultValue = "127.0.0.1")
+    private String jmxHost;
+    @PropertyInject(value = "eventflow.jmx.port", defaultValue = "0")
+    private int jmxPort;
+    @PropertyInject(value = "eventflow.health.max-lag-seconds", defaultValue = "60")
+    private double maxLagSeconds;
+    @PropertyInject(value = "eventflow.stats.interval-ms", defaultValue = "1000")
+    private long statsIntervalMs;
 
     private final WakeupListener wakeupListener = new WakeupListener(1000);
+    private final CaptureStats captureStats = new CaptureStats(wakeupListener);
     private HikariDataSource pool;
     private CachingConnectionFactory rabbit;
 
-    /** Closes the pool and the broker connection when Camel stops, after the routes have stopped. */
+    /**
+     * Registers EventFlow's MBean, opens remote JMX when a port is set, binds EventFlow's metrics once
+     * Camel's Prometheus registry exists, and closes the pool and the broker connection when Camel
+     * stops (after the routes have stopped).
+     */
     @Override
     public void configure(CamelContext camelContext) throws Exception {
+        ObjectName name = new ObjectName("io.eventflow:type=Capture,name=" + ObjectName.quote(camelContext.getName()));
+        var mbeans = ManagementFactory.getPlatformMBeanServer();
+        if (!mbeans.isRegistered(name)) {
+            mbeans.registerMBean(captureStats, name);
+        }
+        JmxServer jmx = jmxPort > 0 ? new JmxServer(jmxHost, jmxPort) : null;
+        if (jmx != null) {
+            jmx.start();
+        }
+        camelContext.addStartupListener((StartupListener) (context, alreadyStarted) -> {
+            MeterRegistry registry = context.getRegistry().lookupByNameAndType("metricsRegistry", MeterRegistry.class);
+            if (registry != null) {
+                captureStats.bindTo(registry);
+            }
+        });
         camelContext.addService(new ServiceSupport() {
             @Override
-            protected void doStop() {
+            protected void doStop() throws Exception {
                 if (rabbit != null) {
                     rabbit.destroy();
                 }
                 if (pool != null) {
                     pool.close();
+                }
+                if (jmx != null) {
+                    jmx.stop();
+                }
+                if (mbeans.isRegistered(name)) {
+                    mbeans.unregisterMBean(name);
                 }
             }
         });
@@ -147,5 +186,42 @@ public class EventFlowConfiguration implements CamelConfiguration {
     @BindToRegistry("wakeupListener")
     public WakeupListener wakeupListener() {
         return wakeupListener;
+    }
+
+    @BindToRegistry("captureStats")
+    public CaptureStats captureStats() {
+        return captureStats;
+    }
+
+    /** Readiness: DOWN while PostgreSQL cannot be read. */
+    @BindToRegistry("postgresReadiness")
+    public ReadinessCheck postgresReadiness() {
+        double staleAfter = Math.max(5, 3 * statsIntervalMs / 1000.0);
+        return new ReadinessCheck("postgres", () -> captureStats.secondsSinceRefresh() <= staleAfter ? null
+                : "PostgreSQL unreachable: " + (captureStats.getLastError().isEmpty() ? "no answer yet" : captureStats.getLastError()));
+    }
+
+    /** Readiness: DOWN while RabbitMQ cannot be reached. */
+    @BindToRegistry("rabbitmqReadiness")
+    public ReadinessCheck rabbitmqReadiness() {
+        return new ReadinessCheck("rabbitmq", () -> rabbit.createConnection().isOpen() ? null : "RabbitMQ connection is closed");
+    }
+
+    /** Readiness: DOWN while the LISTEN connection is dead or doubled (it is being repaired). */
+    @BindToRegistry("wakeupListenerReadiness")
+    public ReadinessCheck wakeupListenerReadiness() {
+        return new ReadinessCheck("wakeup-listener", () -> switch (wakeupListener.getState()) {
+            case DEAD -> "wake-up listener is dead, restarting it";
+            case DOUBLED -> "wake-up listener receives every notification twice, restarting it";
+            default -> null;
+        });
+    }
+
+    /** Readiness: DOWN while the oldest unpublished change is older than eventflow.health.max-lag-seconds. */
+    @BindToRegistry("lagReadiness")
+    public ReadinessCheck lagReadiness() {
+        return new ReadinessCheck("capture-lag", () -> captureStats.getLagSeconds() <= maxLagSeconds ? null
+                : String.format("lag %.1f s exceeds %.1f s (backlog %d)", captureStats.getLagSeconds(), maxLagSeconds,
+                        captureStats.getBacklog()));
     }
 }

@@ -32,6 +32,7 @@ public abstract class EventFlowTestSupport {
     protected String unroutedExchange;
     protected Main app;
     protected EventConsumer consumer;
+    protected int httpPort;
 
     /** Properties this test class sets on top of application.properties. */
     protected Map<String, String> properties() {
@@ -43,6 +44,7 @@ public abstract class EventFlowTestSupport {
         database = TestServices.uniqueName("eventflow_it");
         exchange = TestServices.uniqueName("eventflow.test.changes");
         unroutedExchange = TestServices.uniqueName("eventflow.test.unrouted");
+        httpPort = TestServices.freePort();
         TestServices.createDatabase(database);
         app = startApp();
         consumer = new EventConsumer(exchange, unroutedExchange, TestServices.uniqueName("eventflow.test.consumer"), bindingKeys());
@@ -74,6 +76,8 @@ public abstract class EventFlowTestSupport {
         props.put("eventflow.rabbitmq.exchange", exchange);
         props.put("eventflow.rabbitmq.unrouted-exchange", unroutedExchange);
         props.put("camel.main.routes-reload-enabled", "false");
+        props.put("eventflow.http.port", String.valueOf(httpPort));
+        props.put("eventflow.jmx.port", "0");
         props.putAll(properties());
         Main main = EventFlow.create();
         props.forEach(main::addOverrideProperty);
@@ -119,7 +123,7 @@ public abstract class EventFlowTestSupport {
 
     /** Ends the PostgreSQL sessions EventFlow holds (the pool and the LISTEN connection). */
     protected int terminateEventFlowConnections(String applicationNamePattern) throws SQLException {
-        try (Connection c = db();
+        try (Connection c = TestServices.connect("postgres");
                 PreparedStatement ps = c.prepareStatement(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ? AND application_name LIKE ?")) {
             ps.setString(1, database);

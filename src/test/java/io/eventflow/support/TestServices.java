@@ -101,6 +101,12 @@ public final class TestServices {
                 + "@" + rabbitHost() + ":" + rabbitPort();
     }
 
+    public static int freePort() throws IOException {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
     /** Runs a command (rabbitmqctl and the like) and fails the test when it fails. */
     public static void run(String... command) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -1,0 +1,96 @@
+package io.eventflow;
+
+import java.util.Map;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/**
+ * EventFlow's own figures, refreshed by the capture-stats route from the database: how many
+ * changes were published, how many wait (backlog) and for how long (lag). Exposed as a JMX MBean,
+ * as Prometheus metrics and to the health checks.
+ */
+public class CaptureStats implements CaptureStatsMBean {
+
+    private final WakeupListener listener;
+    private volatile long publishedTotal;
+    private volatile long backlog;
+    private volatile double lagSeconds;
+    private volatile long lastPublishedChangeId;
+    private volatile long refreshedAtNanos;
+    private volatile String lastError = "";
+
+    public CaptureStats(WakeupListener listener) {
+        this.listener = listener;
+    }
+
+    /** Takes the row of the capture-stats route's query. */
+    public void update(Map<String, Object> row) {
+        publishedTotal = number(row.get("published_total")).longValue();
+        backlog = number(row.get("backlog")).longValue();
+        lagSeconds = number(row.get("lag_seconds")).doubleValue();
+        lastPublishedChangeId = number(row.get("last_published_id")).longValue();
+        refreshedAtNanos = System.nanoTime();
+        lastError = "";
+    }
+
+    /** Records why the figures could not be refreshed (the database is unreachable, say). */
+    public void failed(String error) {
+        lastError = error == null ? "unknown error" : error;
+    }
+
+    private static Number number(Object value) {
+        return value instanceof Number n ? n : 0;
+    }
+
+    /** Seconds since the figures were last read from the database; infinite before the first time. */
+    public double secondsSinceRefresh() {
+        return refreshedAtNanos == 0 ? Double.POSITIVE_INFINITY : (System.nanoTime() - refreshedAtNanos) / 1e9;
+    }
+
+    /** Registers eventflow_published_total, eventflow_backlog and eventflow_lag_seconds. */
+    public void bindTo(MeterRegistry registry) {
+        FunctionCounter.builder("eventflow.published", this, CaptureStats::getPublishedTotal)
+                .description("Change events published and confirmed by RabbitMQ").register(registry);
+        Gauge.builder("eventflow.backlog", this, CaptureStats::getBacklog)
+                .description("Committed changes not yet published").register(registry);
+        Gauge.builder("eventflow.lag", this, CaptureStats::getLagSeconds).baseUnit("seconds")
+                .description("Age of the oldest committed change not yet published").register(registry);
+    }
+
+    @Override
+    public long getPublishedTotal() {
+        return publishedTotal;
+    }
+
+    @Override
+    public long getBacklog() {
+        return backlog;
+    }
+
+    @Override
+    public double getLagSeconds() {
+        return lagSeconds;
+    }
+
+    @Override
+    public long getLastPublishedChangeId() {
+        return lastPublishedChangeId;
+    }
+
+    @Override
+    public String getListenerState() {
+        return listener.getState().name();
+    }
+
+    @Override
+    public long getListenerRestarts() {
+        return listener.getRestarts();
+    }
+
+    @Override
+    public String getLastError() {
+        return lastError;
+    }
+}
