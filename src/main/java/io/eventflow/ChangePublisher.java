@@ -8,6 +8,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
+import org.apache.camel.Body;
+import org.apache.camel.ExchangeProperty;
+import org.apache.camel.Header;
 import org.springframework.amqp.core.Message;
 import org.springframework.amqp.core.MessageDeliveryMode;
 import org.springframework.amqp.core.MessageProperties;
@@ -48,7 +51,8 @@ public class ChangePublisher {
      * Adds one change, as read by the capture route, to the batch: the event JSON becomes the body;
      * the change id the AMQP message_id; {@code <schema>.<table>.<op>} the type.
      */
-    public void stage(List<Outgoing> batch, Map<String, Object> change, String routingKey) {
+    public void stage(@ExchangeProperty("outgoing") List<Outgoing> batch, @Body Map<String, Object> change,
+            @Header("routingKey") String routingKey) {
         String event = (String) change.get("event");
         MessageProperties props = new MessageProperties();
         props.setMessageId(String.valueOf(change.get("id")));

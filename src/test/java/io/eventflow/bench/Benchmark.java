@@ -202,6 +202,7 @@ public final class Benchmark {
         String routingPrefix = "public." + table + ".";
         consumer.clear();
         long cpuBefore = eventflow.cpuTicks();
+        long batchesBefore = eventflow.routeExchanges("capture-read-batch");
         CommitTimes commits = new CommitTimes();
         WriterResult writer = workload.write(commits);
         int expected = writer.changes();
@@ -225,6 +226,10 @@ public final class Benchmark {
                     break;
                 }
             }
+            if (!eventflow.alive()) {
+                throw new IllegalStateException("EventFlow (pid " + eventflow.pid() + ") exited with " + eventflow.exitValue()
+                        + " during the " + name + " workload; see target/benchmark-eventflow.log");
+            }
             if (System.nanoTime() - lastProgress > TimeUnit.SECONDS.toNanos(s().drainTimeoutSeconds())) {
                 deliveries = consumer.snapshot();
                 break;
@@ -232,6 +237,7 @@ public final class Benchmark {
             Thread.sleep(2);
         }
         long cpuAfter = eventflow.cpuTicks();
+        long batches = eventflow.routeExchanges("capture-read-batch") - batchesBefore;
         Thread.sleep(200); // stragglers: duplicates would show up now
         deliveries = consumer.snapshot();
         Check check = check(deliveries, routingPrefix, commits, expected);
@@ -260,12 +266,15 @@ public final class Benchmark {
         r.put("cpuSeconds", cpuSeconds);
         r.put("cpuMicrosPerEvent", check.distinct() == 0 ? 0 : cpuSeconds * 1e6 / check.distinct());
         r.put("peakRssMb", eventflow.peakRssKb() / 1024.0);
+        r.put("reads", batches);
+        r.put("eventsPerRead", batches <= 0 ? 0 : check.distinct() / (double) batches);
         log("%s: %,d changes, %,d received, %d lost, %d duplicates, %d out of order; %,.0f events/s end to end, writer %,.0f rows/s%s;"
-                + " latency p50 %.1f p99 %.1f max %.1f ms; CPU %.1f µs/event",
+                + " latency p50 %.1f p99 %.1f max %.1f ms; CPU %.1f µs/event; %d reads",
                 name, expected, deliveries.size(), check.lost(), check.duplicates(), check.orderViolations(),
                 check.distinct() / e2eSeconds, writer.rowsPerSecond(),
                 baseline == null ? "" : String.format(" (%.2fx)", writer.rowsPerSecond() / baseline.rowsPerSecond()),
-                check.latency().get("p50"), check.latency().get("p99"), check.latency().get("max"), cpuSeconds * 1e6 / Math.max(1, check.distinct()));
+                check.latency().get("p50"), check.latency().get("p99"), check.latency().get("max"), cpuSeconds * 1e6 / Math.max(1, check.distinct()),
+                batches);
         if (check.lost() > 0) {
             failures.add(name + ": " + check.lost() + " of " + expected + " changes lost");
         }
@@ -606,10 +615,7 @@ public final class Benchmark {
                     synchronized (deliveries) {
                         deliveries.add(new Delivery(envelope.getRoutingKey(), props.getMessageId(), body, now));
                     }
-                    // acknowledged in groups, as a consumer that keeps up would
-                    if (envelope.getDeliveryTag() % 100 == 0) {
-                        getChannel().basicAck(envelope.getDeliveryTag(), true);
-                    }
+                    getChannel().basicAck(envelope.getDeliveryTag(), false);
                 }
             });
         }
@@ -653,7 +659,11 @@ public final class Benchmark {
         private volatile long peakKb;
         private final Thread sampler;
 
-        private EventFlowProcess(Process process, List<String> command, String jvmFlags, double startSeconds) {
+        private final int port;
+        private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+
+        private EventFlowProcess(Process process, List<String> command, String jvmFlags, double startSeconds, int port) {
+            this.port = port;
             this.process = process;
             this.command = command;
             this.jvmFlags = jvmFlags;
@@ -716,7 +726,7 @@ public final class Benchmark {
             }
             double startSeconds = (System.nanoTime() - t0) / 1e9;
             String flags = s.jvmFlags().isEmpty() ? launcherFlags(s.projectDir().resolve(s.launcher())) : s.jvmFlags();
-            return new EventFlowProcess(process, command, flags, startSeconds);
+            return new EventFlowProcess(process, command, flags, startSeconds, port);
         }
 
         /** The JVM flags the launcher uses by default (its EVENTFLOW_JVM_FLAGS line). */
@@ -729,6 +739,32 @@ public final class Benchmark {
                 }
             }
             return "";
+        }
+
+        /** How many exchanges a route has completed (Camel's route metrics on /observe/metrics); -1 if unknown. */
+        long routeExchanges(String routeId) {
+            try {
+                HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/observe/metrics"))
+                        .timeout(Duration.ofSeconds(5)).build();
+                for (String line : http.send(request, HttpResponse.BodyHandlers.ofString()).body().split("\n")) {
+                    if (line.startsWith("camel_exchanges_total{") && line.contains("routeId=\"" + routeId + "\"")) {
+                        return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // no figure
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return -1;
+        }
+
+        boolean alive() {
+            return process.isAlive();
+        }
+
+        int exitValue() {
+            return process.exitValue();
         }
 
         /** The java process itself (the launcher execs it). */
