@@ -55,9 +55,11 @@ public final class Benchmark {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final long CLK_TCK = 100;
+    /** Wall clock minus System.nanoTime, in milliseconds: turns the event's ts_ms into this JVM's nanoTime. */
+    private static final long CLOCK_OFFSET_MILLIS = System.currentTimeMillis() - System.nanoTime() / 1_000_000L;
 
     /** What a run does; every value a system property (or the same name upper-cased as an environment variable). */
-    record Settings(int rows, int batchRows, int txRows, int writers, int steadyRate, int steadySeconds, int steadyWriters,
+    record Settings(int warmupRows, int rows, int batchRows, int txRows, int writers, int steadyRate, int steadySeconds, int steadyWriters,
             int steadyRowsPerWriter, String pgHost, int pgPort, String pgUser, String rabbitHost, int rabbitPort,
             String rabbitUser, String rabbitPassword, String launcher, String jvmFlags, Path projectDir, Path output,
             int drainTimeoutSeconds, int idleSeconds, boolean smoke) {
@@ -65,6 +67,7 @@ public final class Benchmark {
         static Settings load() {
             boolean smoke = Boolean.parseBoolean(get("bench.smoke", "false"));
             return new Settings(
+                    integer("bench.warmup-rows", smoke ? 500 : 30_000),
                     integer("bench.rows", smoke ? 3000 : 200_000),
                     integer("bench.batch-rows", smoke ? 3000 : 200_000),
                     integer("bench.tx-rows", 100),
@@ -129,7 +132,7 @@ public final class Benchmark {
         Settings s = settings;
         report.put("date", Instant.now().toString());
         report.put("machine", machine());
-        report.put("settings", Map.of("rows", s.rows(), "batchRows", s.batchRows(), "txRows", s.txRows(), "writers", s.writers(),
+        report.put("settings", Map.of("warmupRows", s.warmupRows(), "rows", s.rows(), "batchRows", s.batchRows(), "txRows", s.txRows(), "writers", s.writers(),
                 "steadyRate", s.steadyRate(), "steadySeconds", s.steadySeconds(), "smoke", s.smoke()));
         log("EventFlow benchmark %s: database %s, exchange %s (load average %s)", id, database, exchange, loadAverage());
         createDatabase();
@@ -149,10 +152,15 @@ public final class Benchmark {
             eventflow = EventFlowProcess.start(s, database, exchange, unrouted);
             log("EventFlow up (pid %d) in %.1f s with %s", eventflow.pid(), eventflow.startSeconds(), eventflow.command());
             sql("SELECT eventflow.enable_capture('public.bench_single')", "SELECT eventflow.enable_capture('public.bench_batch')",
-                    "SELECT eventflow.enable_capture('public.bench_steady')");
+                    "SELECT eventflow.enable_capture('public.bench_steady')", "SELECT eventflow.enable_capture('public.bench_warmup')");
             Thread.sleep(Math.min(5000, s.idleSeconds() * 1000L));
             long idleAfterStart = eventflow.rssKb();
             eventflow.resetPeak();
+
+            // warm-up (JIT compilation, pools, caches): checked like the others, reported apart
+            Map<String, Object> warmup = captured("warm-up", "bench_warmup", consumer, eventflow,
+                    events -> writeSingleRows("bench_warmup", s.warmupRows(), events), null);
+            report.put("warmup", warmup);
 
             Map<String, Object> single = captured("single", "bench_single", consumer, eventflow,
                     events -> writeSingleRows("bench_single", s.rows(), events), baseSingle);
@@ -269,11 +277,13 @@ public final class Benchmark {
         r.put("reads", batches);
         r.put("eventsPerRead", batches <= 0 ? 0 : check.distinct() / (double) batches);
         log("%s: %,d changes, %,d received, %d lost, %d duplicates, %d out of order; %,.0f events/s end to end, writer %,.0f rows/s%s;"
-                + " latency p50 %.1f p99 %.1f max %.1f ms; CPU %.1f µs/event; %d reads",
+                + " latency p50 %.1f p99 %.1f max %.1f ms (to read p50 %.1f p99 %.1f, read to receipt p50 %.1f p99 %.1f);"
+                + " CPU %.1f µs/event; %d reads",
                 name, expected, deliveries.size(), check.lost(), check.duplicates(), check.orderViolations(),
                 check.distinct() / e2eSeconds, writer.rowsPerSecond(),
                 baseline == null ? "" : String.format(" (%.2fx)", writer.rowsPerSecond() / baseline.rowsPerSecond()),
-                check.latency().get("p50"), check.latency().get("p99"), check.latency().get("max"), cpuSeconds * 1e6 / Math.max(1, check.distinct()),
+                check.latency().get("p50"), check.latency().get("p99"), check.latency().get("max"), check.latency().get("commitToReadP50"), check.latency().get("commitToReadP99"),
+                check.latency().get("readToReceiptP50"), check.latency().get("readToReceiptP99"), cpuSeconds * 1e6 / Math.max(1, check.distinct()),
                 batches);
         if (check.lost() > 0) {
             failures.add(name + ": " + check.lost() + " of " + expected + " changes lost");
@@ -311,6 +321,8 @@ public final class Benchmark {
         long strays = 0;
         long lastReceived = 0;
         long[] latencies = new long[deliveries.size()];
+        long[] toRead = new long[deliveries.size()];
+        long[] fromRead = new long[deliveries.size()];
         int n = 0;
         for (Delivery d : deliveries) {
             if (!d.routingKey().startsWith(routingPrefix)) {
@@ -321,7 +333,8 @@ public final class Benchmark {
                 duplicates++;
                 continue;
             }
-            JsonNode after = JSON.readTree(d.body()).get("after");
+            JsonNode event = JSON.readTree(d.body());
+            JsonNode after = event.get("after");
             long row = after.get("id").asLong();
             long v = after.get("v").asLong();
             long seq = after.get("seq").asLong();
@@ -340,6 +353,10 @@ public final class Benchmark {
                 strays++;
                 continue;
             }
+            // where the time goes: commit -> read by EventFlow (the event's ts_ms, PostgreSQL's clock) -> received
+            long readNanos = (event.get("ts_ms").asLong() - CLOCK_OFFSET_MILLIS) * 1_000_000L;
+            toRead[n] = readNanos - committed;
+            fromRead[n] = d.receivedNanos() - readNanos;
             latencies[n++] = d.receivedNanos() - committed;
             lastReceived = Math.max(lastReceived, d.receivedNanos());
         }
@@ -350,6 +367,14 @@ public final class Benchmark {
         latency.put("p95", percentile(sorted, 95));
         latency.put("p99", percentile(sorted, 99));
         latency.put("max", n == 0 ? 0 : sorted[n - 1] / 1e6);
+        long[] a = Arrays.copyOf(toRead, n);
+        long[] b = Arrays.copyOf(fromRead, n);
+        Arrays.sort(a);
+        Arrays.sort(b);
+        latency.put("commitToReadP50", percentile(a, 50));
+        latency.put("commitToReadP99", percentile(a, 99));
+        latency.put("readToReceiptP50", percentile(b, 50));
+        latency.put("readToReceiptP99", percentile(b, 99));
         long distinct = seqs.size();
         return new Check(distinct, Math.max(0, expected - distinct), duplicates, violations, strays, lastReceived, latency);
     }
@@ -557,7 +582,7 @@ public final class Benchmark {
     }
 
     private void createTables() throws SQLException {
-        for (String table : List.of("bench_single", "bench_batch", "bench_steady")) {
+        for (String table : List.of("bench_warmup", "bench_single", "bench_batch", "bench_steady")) {
             sql("CREATE TABLE public." + table + " (id bigint PRIMARY KEY, writer int NOT NULL, v int NOT NULL, seq bigint NOT NULL,"
                     + " name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())");
         }
