@@ -1,5 +1,6 @@
 package io.eventflow.bench;
 
+import java.io.File;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -209,6 +210,7 @@ public final class Benchmark {
             Workload workload, WriterResult baseline) throws Exception {
         String routingPrefix = "public." + table + ".";
         consumer.clear();
+        Map<String, Long> machineBefore = cpuByProcess(eventflow.pid());
         long cpuBefore = eventflow.cpuTicks();
         long batchesBefore = eventflow.routeExchanges("capture-read-batch");
         CommitTimes commits = new CommitTimes();
@@ -245,6 +247,7 @@ public final class Benchmark {
             Thread.sleep(2);
         }
         long cpuAfter = eventflow.cpuTicks();
+        Map<String, Long> machineAfter = cpuByProcess(eventflow.pid());
         long batches = eventflow.routeExchanges("capture-read-batch") - batchesBefore;
         Thread.sleep(200); // stragglers: duplicates would show up now
         deliveries = consumer.snapshot();
@@ -274,6 +277,21 @@ public final class Benchmark {
         r.put("cpuSeconds", cpuSeconds);
         r.put("cpuMicrosPerEvent", check.distinct() == 0 ? 0 : cpuSeconds * 1e6 / check.distinct());
         r.put("peakRssMb", eventflow.peakRssKb() / 1024.0);
+        // where the machine's CPU went meanwhile, in seconds per process name (others: everyone else's)
+        // (processes that ended meanwhile, like the writers' PostgreSQL sessions, are in "postgres and the rest")
+        Map<String, Double> where = new LinkedHashMap<>();
+        double named = 0;
+        for (String k : List.of("eventflow", "rabbitmq", "benchmark", "other java")) {
+            double sec = Math.max(0, machineAfter.getOrDefault(k, 0L) - machineBefore.getOrDefault(k, 0L)) / (double) CLK_TCK;
+            where.put(k, Math.round(sec * 100) / 100.0);
+            named += sec;
+        }
+        double busy = (machineAfter.getOrDefault("machine busy", 0L) - machineBefore.getOrDefault("machine busy", 0L)) / (double) CLK_TCK;
+        double idle = (machineAfter.getOrDefault("machine idle", 0L) - machineBefore.getOrDefault("machine idle", 0L)) / (double) CLK_TCK;
+        where.put("postgres and the rest", Math.round(Math.max(0, busy - named) * 100) / 100.0);
+        where.put("machine busy", Math.round(busy * 100) / 100.0);
+        where.put("machine idle", Math.round(idle * 100) / 100.0);
+        r.put("cpuSecondsByProcess", where);
         r.put("reads", batches);
         r.put("eventsPerRead", batches <= 0 ? 0 : check.distinct() / (double) batches);
         log("%s: %,d changes, %,d received, %d lost, %d duplicates, %d out of order; %,.0f events/s end to end, writer %,.0f rows/s%s;"
@@ -285,6 +303,7 @@ public final class Benchmark {
                 check.latency().get("p50"), check.latency().get("p99"), check.latency().get("max"), check.latency().get("commitToReadP50"), check.latency().get("commitToReadP99"),
                 check.latency().get("readToReceiptP50"), check.latency().get("readToReceiptP99"), cpuSeconds * 1e6 / Math.max(1, check.distinct()),
                 batches);
+        log("%s: CPU seconds meanwhile by process: %s", name, where);
         if (check.lost() > 0) {
             failures.add(name + ": " + check.lost() + " of " + expected + " changes lost");
         }
@@ -377,6 +396,46 @@ public final class Benchmark {
         latency.put("readToReceiptP99", percentile(b, 99));
         long distinct = seqs.size();
         return new Check(distinct, Math.max(0, expected - distinct), duplicates, violations, strays, lastReceived, latency);
+    }
+
+    /**
+     * CPU ticks used so far by every process on the machine, summed by what it is: eventflow (the
+     * process under test), benchmark (this JVM), postgres, rabbitmq (beam.smp), and the rest by name.
+     */
+    private static Map<String, Long> cpuByProcess(long eventflowPid) {
+        Map<String, Long> ticks = new HashMap<>();
+        long self = ProcessHandle.current().pid();
+        File[] procs = new File("/proc").listFiles((dir, name) -> name.chars().allMatch(Character::isDigit));
+        if (procs == null) {
+            return ticks;
+        }
+        try {
+            // the whole machine: busy ticks of all cores (user, nice, system, irq, softirq, steal) and idle ones
+            String[] cpu = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long busy = 0;
+            for (int i : new int[] {1, 2, 3, 6, 7, 8}) {
+                busy += Long.parseLong(cpu[i]);
+            }
+            ticks.put("machine busy", busy);
+            ticks.put("machine idle", Long.parseLong(cpu[4]) + Long.parseLong(cpu[5]));
+        } catch (IOException | RuntimeException e) {
+            // no figure
+        }
+        for (File proc : procs) {
+            try {
+                String stat = Files.readString(proc.toPath().resolve("stat"));
+                long pid = Long.parseLong(proc.getName());
+                String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                long used = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+                String key = pid == eventflowPid ? "eventflow" : pid == self ? "benchmark" : comm.startsWith("postgres") ? "postgres"
+                        : comm.startsWith("beam") ? "rabbitmq" : comm.equals("java") ? "other java" : "other";
+                ticks.merge(key, used, Long::sum);
+            } catch (IOException | RuntimeException e) {
+                // gone meanwhile
+            }
+        }
+        return ticks;
     }
 
     private static double percentile(long[] sorted, double p) {
