@@ -962,6 +962,11 @@ public final class Benchmark {
         t.append(String.format(row, "EventFlow resident memory, idle (MB)", f0(ef.get("idleRssAfterLoadMb")) + " after load, "
                 + f0(ef.get("idleRssAfterStartMb")) + " after start", "<= 200"));
         t.append(String.format("EventFlow JVM flags: %s%n", ef.get("jvmFlags")));
+        for (String w : List.of("single", "batch", "steady")) {
+            Map<String, Object> r = (Map<String, Object>) report.get(w);
+            t.append(String.format("CPU seconds during %-6s (%.1f s): %s%n", w, ((Number) r.get("endToEndSeconds")).doubleValue(),
+                    r.get("cpuSecondsByProcess")));
+        }
         if (!failures.isEmpty()) {
             t.append("BROKEN GUARANTEES: ").append(String.join("; ", failures)).append('\n');
         }
