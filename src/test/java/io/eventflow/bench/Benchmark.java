@@ -63,7 +63,7 @@ public final class Benchmark {
     record Settings(int warmupRows, int rows, int batchRows, int txRows, int writers, int steadyRate, int steadySeconds, int steadyWriters,
             int steadyRowsPerWriter, String pgHost, int pgPort, String pgUser, String rabbitHost, int rabbitPort,
             String rabbitUser, String rabbitPassword, String launcher, String jvmFlags, Path projectDir, Path output,
-            int drainTimeoutSeconds, int idleSeconds, boolean smoke) {
+            int drainTimeoutSeconds, int idleSeconds, int ackEvery, boolean smoke) {
 
         static Settings load() {
             boolean smoke = Boolean.parseBoolean(get("bench.smoke", "false"));
@@ -90,6 +90,7 @@ public final class Benchmark {
                     Path.of(get("bench.output", "target/benchmark.json")),
                     integer("bench.drain-timeout-seconds", 120),
                     integer("bench.idle-seconds", smoke ? 3 : 15),
+                    Math.max(1, integer("bench.ack-every", 1)),
                     smoke);
         }
 
@@ -699,7 +700,10 @@ public final class Benchmark {
                     synchronized (deliveries) {
                         deliveries.add(new Delivery(envelope.getRoutingKey(), props.getMessageId(), body, now));
                     }
-                    getChannel().basicAck(envelope.getDeliveryTag(), false);
+                    // one ack per event by default, as a plain consumer does; bench.ack-every=N acks N at a time
+                    if (envelope.getDeliveryTag() % settings.ackEvery() == 0) {
+                        getChannel().basicAck(envelope.getDeliveryTag(), settings.ackEvery() > 1);
+                    }
                 }
             });
         }
