@@ -37,7 +37,7 @@ public class UserFragments {
                 + "<td class=\"updated\">" + escape(time(user.get("updated_at"))) + "</td>"
                 + "<td class=\"actions\">"
                 + "<button type=\"button\" class=\"edit\" hx-get=\"users/" + id + "/edit\" hx-target=\"closest tr\" hx-swap=\"outerHTML\">Edit</button> "
-                + "<button type=\"button\" class=\"delete\" hx-delete=\"users/" + id + "\" hx-target=\"closest tr\" hx-swap=\"outerHTML\">Delete</button>"
+                + "<button type=\"button\" class=\"delete\" hx-delete=\"users/" + id + "\" hx-target=\"closest tr\" hx-swap=\"delete\">Delete</button>"
                 + "<div class=\"message\" id=\"user-" + id + "-message\" role=\"alert\"></div>"
                 + "</td></tr>";
     }
