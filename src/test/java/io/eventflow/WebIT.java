@@ -133,7 +133,7 @@ class WebIT extends EventFlowTestSupport {
 
     @Test
     void unknownPathsAnswer404Fragments() throws Exception {
-        HttpResponse<String> response = get("/no/such/page?x=<b>");
+        HttpResponse<String> response = get("/no/such/page?x=%3Cb%3E");
         assertEquals(404, response.statusCode());
         assertHtml(response);
         assertTrue(response.body().startsWith("<p class=\"problem\">Not found: /no/such/page"), response.body());
