@@ -89,12 +89,12 @@ class BrowserIT extends EventFlowTestSupport {
 
     private void open() {
         driver.get("http://127.0.0.1:" + httpPort + "/");
-        await().atMost(WAIT).until(() -> !driver.findElements(By.cssSelector("#connection.open")).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.cssSelector("#connection.open")).isEmpty());
     }
 
     private WebElement card(String op, long rowId) {
         String css = "#stream article.card[data-op='" + op + "'][data-row-id='" + rowId + "']";
-        return await().atMost(WAIT).pollInterval(Duration.ofMillis(20))
+        return await().atMost(WAIT).ignoreExceptions().pollInterval(Duration.ofMillis(20))
                 .until(() -> driver.findElements(By.cssSelector(css)).stream().findFirst().orElse(null), e -> e != null);
     }
 
@@ -130,9 +130,9 @@ class BrowserIT extends EventFlowTestSupport {
 
         // add: the row in the list, the c card in the stream
         addUser("Ada Lovelace", "ada@example.com");
-        await().atMost(WAIT).until(() -> userId("ada@example.com") > 0);
+        await().atMost(WAIT).ignoreExceptions().until(() -> userId("ada@example.com") > 0);
         long ada = userId("ada@example.com");
-        await().atMost(WAIT).until(() -> !driver.findElements(By.id("user-" + ada)).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.id("user-" + ada)).isEmpty());
         assertEquals("Ada Lovelace", row(ada).findElement(By.className("name")).getText());
         assertEquals("", driver.findElement(By.cssSelector("#user-form [name=name]")).getAttribute("value"), "the form is reset");
         WebElement created = card("c", ada);
@@ -140,12 +140,12 @@ class BrowserIT extends EventFlowTestSupport {
 
         // edit: the u card says which field changed from what to what
         row(ada).findElement(By.className("edit")).click();
-        await().atMost(WAIT).until(() -> !driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
         WebElement email = row(ada).findElement(By.name("email"));
         email.clear();
         email.sendKeys("ada.king@example.com");
         row(ada).findElement(By.className("save")).click();
-        await().atMost(WAIT).until(() -> driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty()
+        await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty()
                 && row(ada).findElement(By.className("email")).getText().equals("ada.king@example.com"));
         WebElement updated = card("u", ada);
         WebElement change = updated.findElement(By.cssSelector("li[data-field='email']"));
@@ -155,16 +155,16 @@ class BrowserIT extends EventFlowTestSupport {
 
         // a refused edit shows its message inline, in the row
         row(ada).findElement(By.className("edit")).click();
-        await().atMost(WAIT).until(() -> !driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
         row(ada).findElement(By.name("name")).clear();
         row(ada).findElement(By.className("save")).click();
-        await().atMost(WAIT).until(() -> row(ada).findElement(By.className("message")).getText().contains("Name must not be empty"));
+        await().atMost(WAIT).ignoreExceptions().until(() -> row(ada).findElement(By.className("message")).getText().contains("Name must not be empty"));
         row(ada).findElement(By.className("cancel")).click();
-        await().atMost(WAIT).until(() -> driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
 
         // a refused add shows its message under the form, nothing is written
         addUser("Someone", "not-an-email");
-        await().atMost(WAIT).until(() -> driver.findElement(By.id("form-message")).getText().contains("Email is not a valid address"));
+        await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElement(By.id("form-message")).getText().contains("Email is not a valid address"));
         driver.findElement(By.cssSelector("#user-form [name=name]")).clear();
         driver.findElement(By.cssSelector("#user-form [name=email]")).clear();
 
@@ -178,7 +178,7 @@ class BrowserIT extends EventFlowTestSupport {
 
         // delete: the row goes, the d card comes
         row(ada).findElement(By.className("delete")).click();
-        await().atMost(WAIT).until(() -> driver.findElements(By.id("user-" + ada)).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.id("user-" + ada)).isEmpty());
         card("d", ada);
 
         // changes made behind the page's back come the same way; measure commit -> card on the page
@@ -214,7 +214,7 @@ class BrowserIT extends EventFlowTestSupport {
         driver.findElement(By.id("pause")).click();
         sql("UPDATE public.users SET name = 'Grace B. Hopper' WHERE id = " + grace);
         long g = grace;
-        await().atMost(WAIT).until(() -> driver.findElement(By.id("held")).getText().equals("1 new while paused"));
+        await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElement(By.id("held")).getText().equals("1 new while paused"));
         assertTrue(driver.findElements(By.cssSelector("#stream article.card[data-op='u'][data-row-id='" + g + "']")).isEmpty());
         driver.findElement(By.id("pause")).click();
         card("u", grace);
@@ -226,17 +226,17 @@ class BrowserIT extends EventFlowTestSupport {
         assertTrue(card("c", grace).isDisplayed());
 
         // the status strip counts what was published
-        await().atMost(WAIT).until(() -> Long.parseLong(driver.findElement(By.cssSelector("[data-stat='published'] dd")).getText()) >= 14);
+        await().atMost(WAIT).ignoreExceptions().until(() -> Long.parseLong(driver.findElement(By.cssSelector("[data-stat='published'] dd")).getText()) >= 14);
 
         // for the README: a few users and the stream, one card unfolded
         driver.findElement(By.id("reload-users")).click();
-        await().atMost(WAIT).until(() -> !driver.findElements(By.id("user-" + g)).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.id("user-" + g)).isEmpty());
         addUser("Alan Turing", "alan@example.com");
-        await().atMost(WAIT).until(() -> userId("alan@example.com") > 0);
+        await().atMost(WAIT).ignoreExceptions().until(() -> userId("alan@example.com") > 0);
         long alan = userId("alan@example.com");
         card("c", alan);
         row(alan).findElement(By.className("edit")).click();
-        await().atMost(WAIT).until(() -> !driver.findElements(By.cssSelector("#user-" + alan + ".editing")).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.cssSelector("#user-" + alan + ".editing")).isEmpty());
         row(alan).findElement(By.name("name")).clear();
         row(alan).findElement(By.name("name")).sendKeys("Alan M. Turing");
         row(alan).findElement(By.className("save")).click();
@@ -249,9 +249,9 @@ class BrowserIT extends EventFlowTestSupport {
         open();
         ((JavascriptExecutor) driver).executeScript("window.__alerts = 0; window.alert = function () { window.__alerts++; };");
         addUser(XSS, "xss@example.com");
-        await().atMost(WAIT).until(() -> userId("xss@example.com") > 0);
+        await().atMost(WAIT).ignoreExceptions().until(() -> userId("xss@example.com") > 0);
         long id = userId("xss@example.com");
-        await().atMost(WAIT).until(() -> !driver.findElements(By.id("user-" + id)).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.id("user-" + id)).isEmpty());
         assertEquals(XSS, row(id).findElement(By.className("name")).getText());
         WebElement card = card("c", id);
         assertEquals(XSS, card.findElement(By.className("summary")).getText());

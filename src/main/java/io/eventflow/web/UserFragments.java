@@ -14,7 +14,8 @@ import static io.eventflow.web.Html.escape;
  */
 public class UserFragments {
 
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'");
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss");
+    private static final DateTimeFormatter FULL = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'");
 
     /** The rows of the user list (GET /users). */
     public String rows(List<Map<String, Object>> users) {
@@ -34,7 +35,7 @@ public class UserFragments {
         return "<tr id=\"user-" + id + "\" class=\"user\" data-user-id=\"" + id + "\">"
                 + "<td class=\"name\">" + escape(user.get("name")) + "</td>"
                 + "<td class=\"email\">" + escape(user.get("email")) + "</td>"
-                + "<td class=\"updated\">" + escape(time(user.get("updated_at"))) + "</td>"
+                + updated(user.get("updated_at"))
                 + "<td class=\"actions\">"
                 + "<button type=\"button\" class=\"edit\" hx-get=\"users/" + id + "/edit\" hx-target=\"closest tr\" hx-swap=\"outerHTML\">Edit</button> "
                 + "<button type=\"button\" class=\"delete\" hx-delete=\"users/" + id + "\" hx-target=\"closest tr\" hx-swap=\"delete\">Delete</button>"
@@ -53,7 +54,7 @@ public class UserFragments {
         return "<tr id=\"user-" + id + "\" class=\"user editing\" data-user-id=\"" + id + "\">"
                 + "<td><input name=\"name\" aria-label=\"name\" required maxlength=\"" + UserForm.MAX_NAME + "\" value=\"" + escape(user.get("name")) + "\"></td>"
                 + "<td><input name=\"email\" aria-label=\"email\" type=\"email\" required value=\"" + escape(user.get("email")) + "\"></td>"
-                + "<td class=\"updated\">" + escape(time(user.get("updated_at"))) + "</td>"
+                + updated(user.get("updated_at"))
                 + "<td class=\"actions\">"
                 + "<button type=\"button\" class=\"save\" hx-put=\"users/" + id + "\" hx-include=\"closest tr\" hx-target=\"closest tr\" hx-swap=\"outerHTML\">Save</button> "
                 + "<button type=\"button\" class=\"cancel\" hx-get=\"users/" + id + "\" hx-target=\"closest tr\" hx-swap=\"outerHTML\">Cancel</button>"
@@ -72,13 +73,17 @@ public class UserFragments {
         return id != null ? "#user-" + id + "-message" : "#form-message";
     }
 
-    private static String time(Object value) {
+    /** The time of the last change (UTC), the full date and time as its tooltip. */
+    private static String updated(Object value) {
+        OffsetDateTime time = null;
         if (value instanceof java.sql.Timestamp ts) {
-            return TIME.format(ts.toInstant().atOffset(ZoneOffset.UTC));
+            time = ts.toInstant().atOffset(ZoneOffset.UTC);
+        } else if (value instanceof OffsetDateTime odt) {
+            time = odt.withOffsetSameInstant(ZoneOffset.UTC);
         }
-        if (value instanceof OffsetDateTime odt) {
-            return TIME.format(odt.withOffsetSameInstant(ZoneOffset.UTC));
+        if (time == null) {
+            return "<td class=\"updated\">" + escape(value) + "</td>";
         }
-        return value == null ? "" : String.valueOf(value);
+        return "<td class=\"updated\" title=\"" + escape(FULL.format(time)) + "\">" + escape(TIME.format(time)) + "</td>";
     }
 }
