@@ -110,6 +110,14 @@ class BrowserIT extends EventFlowTestSupport {
         }
     }
 
+    /** Clicks an element the page may have just re-rendered: finds it again until the click lands. */
+    private void click(java.util.function.Supplier<WebElement> element) {
+        await().atMost(WAIT).ignoreExceptions().until(() -> {
+            element.get().click();
+            return true;
+        });
+    }
+
     private void addUser(String name, String email) {
         WebElement form = driver.findElement(By.id("user-form"));
         form.findElement(By.name("name")).sendKeys(name);
@@ -139,12 +147,12 @@ class BrowserIT extends EventFlowTestSupport {
         assertEquals("public.users", created.findElement(By.className("table")).getText());
 
         // edit: the u card says which field changed from what to what
-        row(ada).findElement(By.className("edit")).click();
+        click(() -> row(ada).findElement(By.className("edit")));
         await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
         WebElement email = row(ada).findElement(By.name("email"));
         email.clear();
         email.sendKeys("ada.king@example.com");
-        row(ada).findElement(By.className("save")).click();
+        click(() -> row(ada).findElement(By.className("save")));
         await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty()
                 && row(ada).findElement(By.className("email")).getText().equals("ada.king@example.com"));
         WebElement updated = card("u", ada);
@@ -154,12 +162,12 @@ class BrowserIT extends EventFlowTestSupport {
         assertTrue(updated.findElements(By.cssSelector("li[data-field='name']")).isEmpty(), "only what changed");
 
         // a refused edit shows its message inline, in the row
-        row(ada).findElement(By.className("edit")).click();
+        click(() -> row(ada).findElement(By.className("edit")));
         await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
         row(ada).findElement(By.name("name")).clear();
-        row(ada).findElement(By.className("save")).click();
+        click(() -> row(ada).findElement(By.className("save")));
         await().atMost(WAIT).ignoreExceptions().until(() -> row(ada).findElement(By.className("message")).getText().contains("Name must not be empty"));
-        row(ada).findElement(By.className("cancel")).click();
+        click(() -> row(ada).findElement(By.className("cancel")));
         await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.cssSelector("#user-" + ada + ".editing")).isEmpty());
 
         // a refused add shows its message under the form, nothing is written
@@ -169,15 +177,14 @@ class BrowserIT extends EventFlowTestSupport {
         driver.findElement(By.cssSelector("#user-form [name=email]")).clear();
 
         // the card unfolds to the message as RabbitMQ delivered it
-        WebElement details = updated.findElement(By.tagName("summary"));
-        details.click();
+        updated.findElement(By.tagName("summary")).click();
         assertEquals("public.users.u", updated.findElement(By.cssSelector("dd[data-property='routing key']")).getText());
         assertEquals(updated.getAttribute("data-change-id"), updated.findElement(By.cssSelector("dd[data-property='message_id']")).getText());
         assertEquals("application/json", updated.findElement(By.cssSelector("dd[data-property='content_type']")).getText());
         assertTrue(updated.findElement(By.cssSelector("pre.body")).getText().contains("\"op\" : \"u\""));
 
         // delete: the row goes, the d card comes
-        row(ada).findElement(By.className("delete")).click();
+        click(() -> row(ada).findElement(By.className("delete")));
         await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.id("user-" + ada)).isEmpty());
         card("d", ada);
 
@@ -202,6 +209,13 @@ class BrowserIT extends EventFlowTestSupport {
             WebElement card = card("c", id);
             latencies.add(Long.parseLong(card.getAttribute("data-shown-at")) - committedAt);
         }
+        // the list follows: the row inserted behind the page's back is there, one deleted there is gone
+        long g0 = grace;
+        await().atMost(WAIT).ignoreExceptions().until(() -> row(g0).findElement(By.className("name")).getText().equals("Grace Hopper"));
+        long last = userId("psql9@example.com");
+        sql("DELETE FROM public.users WHERE id = " + last);
+        card("d", last);
+        await().atMost(WAIT).until(() -> driver.findElements(By.id("user-" + last)).isEmpty());
         Collections.sort(latencies);
         String summary = String.format("commit-to-browser latency (JDBC commit to the card in the page's DOM), %d changes: p50 %d ms, max %d ms (all: %s)",
                 latencies.size(), latencies.get(latencies.size() / 2), latencies.get(latencies.size() - 1),
@@ -229,18 +243,18 @@ class BrowserIT extends EventFlowTestSupport {
         await().atMost(WAIT).ignoreExceptions().until(() -> Long.parseLong(driver.findElement(By.cssSelector("[data-stat='published'] dd")).getText()) >= 14);
 
         // for the README: a few users and the stream, one card unfolded
-        driver.findElement(By.id("reload-users")).click();
-        await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.id("user-" + g)).isEmpty());
+        await().atMost(WAIT).ignoreExceptions().until(() -> row(g).findElement(By.className("name")).getText().equals("Grace B. Hopper"));
         addUser("Alan Turing", "alan@example.com");
         await().atMost(WAIT).ignoreExceptions().until(() -> userId("alan@example.com") > 0);
         long alan = userId("alan@example.com");
         card("c", alan);
-        row(alan).findElement(By.className("edit")).click();
+        click(() -> row(alan).findElement(By.className("edit")));
         await().atMost(WAIT).ignoreExceptions().until(() -> !driver.findElements(By.cssSelector("#user-" + alan + ".editing")).isEmpty());
         row(alan).findElement(By.name("name")).clear();
         row(alan).findElement(By.name("name")).sendKeys("Alan M. Turing");
-        row(alan).findElement(By.className("save")).click();
-        card("u", alan).findElement(By.tagName("summary")).click();
+        click(() -> row(alan).findElement(By.className("save")));
+        card("u", alan);
+        click(() -> card("u", alan).findElement(By.tagName("summary")));
         screenshot("browser-demo.png");
     }
 
