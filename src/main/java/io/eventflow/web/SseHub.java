@@ -93,14 +93,17 @@ public class SseHub {
         Client client = new Client(response, ctx.vertx().getOrCreateContext());
         response.closeHandler(v -> drop(client));
         response.exceptionHandler(e -> drop(client));
-        String lastEventId = ctx.request().getHeader("Last-Event-ID");
-        List<Frame> missed = missedSince(lastEventId);
-        // the first bytes go out at once, so the browser's EventSource opens without waiting for an event
+        List<Frame> missed;
+        synchronized (this) {
+            // under the broadcast lock: every event is either replayed here or sent live, never lost between
+            missed = missedSince(ctx.request().getHeader("Last-Event-ID"));
+            clients.add(client);
+        }
+        // written now, on this client's event loop, so before any live event (those are queued behind this handler)
         response.write("retry: " + retryMs + "\n: connected\n\n");
         for (Frame frame : missed) {
             response.write(frame.data());
         }
-        clients.add(client);
         LOG.debug("SSE client connected ({} now), {} events replayed", clients.size(), missed.size());
     }
 
@@ -110,7 +113,7 @@ public class SseHub {
     }
 
     /** The events after {@code lastEventId} in the replay buffer; none when it is unknown or absent. */
-    private synchronized List<Frame> missedSince(String lastEventId) {
+    private List<Frame> missedSince(String lastEventId) {
         List<Frame> missed = new ArrayList<>();
         if (lastEventId == null || lastEventId.isBlank()) {
             return missed;
@@ -135,16 +138,19 @@ public class SseHub {
      */
     public void broadcast(String event, String id, String html) {
         Buffer data = Buffer.buffer(frame(event, id, html), StandardCharsets.UTF_8.name());
-        if (id != null && !id.isEmpty()) {
-            synchronized (this) {
+        List<Client> receivers;
+        synchronized (this) {
+            if (id != null && !id.isEmpty()) {
                 replay.addLast(new Frame(id, data));
                 while (replay.size() > replaySize) {
                     replay.removeFirst();
                 }
+                eventsSent.incrementAndGet();
             }
-            eventsSent.incrementAndGet();
+            receivers = new ArrayList<>(clients);
         }
-        for (Client client : clients) {
+        // each send only queues a task on the client's event loop: nothing here waits for a client
+        for (Client client : receivers) {
             client.send(data);
         }
     }
