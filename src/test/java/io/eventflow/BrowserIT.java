@@ -70,7 +70,7 @@ class BrowserIT extends EventFlowTestSupport {
         options.setBinary(CHROMIUM);
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--window-size=1440,1000", "--user-data-dir=" + profile);
+                "--window-size=1440,1200", "--user-data-dir=" + profile);
         driver = new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(Path.of(CHROMEDRIVER).toFile()).build(), options);
         driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(10));
     }
