@@ -368,6 +368,33 @@ class WebIT extends EventFlowTestSupport {
     }
 
     @Test
+    void theStreamComesBackAfterTheBrokerClosesItsConnection() throws Exception {
+        try (SseClient browser = new SseClient(url("/events"))) {
+            awaitClients(1);
+            CachingConnectionFactory rabbit = context().getRegistry().lookupByNameAndType("rabbitConnectionFactory", CachingConnectionFactory.class);
+            int localPort = rabbit.createConnection().getLocalPort();
+            // close exactly EventFlow's connection, on the broker's side, as a broker restart would
+            String pid = rabbitmqctl("-q", "list_connections", "pid", "peer_port").lines()
+                    .map(line -> line.split("\\s+"))
+                    .filter(f -> f.length == 2 && f[1].equals(String.valueOf(localPort)))
+                    .map(f -> f[0]).findFirst().orElseThrow(() -> new AssertionError("no broker connection from port " + localPort));
+            rabbitmqctl("close_connection", pid, "WebIT: the stream must come back");
+            // the auto-delete queue went with its consumer; it is declared again on the next connection
+            long id = insertUser("After the broker closed", "closed@example.com");
+            await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);
+        }
+    }
+
+    private static String rabbitmqctl(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("rabbitmqctl"));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", command) + ": " + out);
+        return out;
+    }
+
+    @Test
     void commitToBrowserLatency() throws Exception {
         try (SseClient browser = new SseClient(url("/events"))) {
             awaitClients(1);

@@ -70,11 +70,20 @@ public class SseHub {
     private final long retryMs;
     private final AtomicLong eventsSent = new AtomicLong();
     private final AtomicLong slowClientsDropped = new AtomicLong();
+    private final long replayWindowNanos;
+    private volatile long lastLeftNanos = System.nanoTime() - Long.MAX_VALUE / 2;
 
-    public SseHub(int replaySize, int writeQueueBytes, long retryMs) {
+    /**
+     * @param replaySize      events kept for clients that reconnect with Last-Event-ID
+     * @param writeQueueBytes unsent bytes after which a client counts as too slow and is disconnected
+     * @param retryMs         the reconnect delay the browsers are told
+     * @param replayWindowMs  how long after the last client left events are still kept for a reconnect
+     */
+    public SseHub(int replaySize, int writeQueueBytes, long retryMs, long replayWindowMs) {
         this.replaySize = replaySize;
         this.writeQueueBytes = writeQueueBytes;
         this.retryMs = retryMs;
+        this.replayWindowNanos = replayWindowMs * 1_000_000L;
     }
 
     /** Serves GET {@code path} as the event stream on the given router. */
@@ -109,7 +118,17 @@ public class SseHub {
 
     private void drop(Client client) {
         client.closed = true;
-        clients.remove(client);
+        if (clients.remove(client)) {
+            lastLeftNanos = System.nanoTime();
+        }
+    }
+
+    /**
+     * Whether events are worth rendering: a client is connected, or one left within the replay window
+     * and may come back with Last-Event-ID. With nobody watching, the stream costs next to nothing.
+     */
+    public boolean isWatched() {
+        return !clients.isEmpty() || System.nanoTime() - lastLeftNanos < replayWindowNanos;
     }
 
     /** The events after {@code lastEventId} in the replay buffer; none when it is unknown or absent. */

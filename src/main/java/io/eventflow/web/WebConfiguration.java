@@ -39,6 +39,8 @@ public class WebConfiguration implements CamelConfiguration {
     private int clientBufferBytes;
     @PropertyInject(value = "eventflow.stream.retry-ms", defaultValue = "2000")
     private long retryMs;
+    @PropertyInject(value = "eventflow.stream.replay-window-ms", defaultValue = "60000")
+    private long replayWindowMs;
 
     @BeanInject("rabbitConnectionFactory")
     private CachingConnectionFactory rabbit;
@@ -80,7 +82,7 @@ public class WebConfiguration implements CamelConfiguration {
     @BindToRegistry("sseHub")
     public synchronized SseHub sseHub() {
         if (configuredHub == null) {
-            configuredHub = new SseHub(replaySize, clientBufferBytes, retryMs);
+            configuredHub = new SseHub(replaySize, clientBufferBytes, retryMs, replayWindowMs);
         }
         return configuredHub;
     }
