@@ -1,12 +1,15 @@
 package io.eventflow;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
+
+import javax.management.ObjectName;
 
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.TcpProxy;
@@ -60,6 +63,10 @@ class BrokerOutageIT extends EventFlowTestSupport {
         // committed while EventFlow cannot reach the broker: the writer does not notice
         long first = insertUser("During outage 1", "outage1@example.com");
         long second = insertUser("During outage 2", "outage2@example.com");
+        // EventFlow tried to publish them, failed, and keeps them
+        ObjectName drain = new ObjectName("org.apache.camel:context=eventflow,type=routes,name=\"capture-drain\"");
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> (Long) ManagementFactory.getPlatformMBeanServer().getAttribute(drain, "FailuresHandled") > 0);
         assertEquals(0, consumer.count());
 
         broker.start();
