@@ -360,6 +360,8 @@ class WebIT extends EventFlowTestSupport {
     @Test
     void theStreamComesBackAfterTheBrokerConnectionIsLost() throws Exception {
         try (SseClient browser = new SseClient(url("/events"))) {
+            // as after a broker restart: the (non-durable) queue is gone and so is the connection
+            deleteStreamQueue();
             CachingConnectionFactory rabbit = context().getRegistry().lookupByNameAndType("rabbitConnectionFactory", CachingConnectionFactory.class);
             rabbit.resetConnection();
             long id = insertUser("After reconnect", "reconnect@example.com");
@@ -373,15 +375,39 @@ class WebIT extends EventFlowTestSupport {
             awaitClients(1);
             CachingConnectionFactory rabbit = context().getRegistry().lookupByNameAndType("rabbitConnectionFactory", CachingConnectionFactory.class);
             int localPort = rabbit.createConnection().getLocalPort();
-            // close exactly EventFlow's connection, on the broker's side, as a broker restart would
+            // as a broker restart would: the queue gone, EventFlow's connection (exactly that one) closed by the broker
+            deleteStreamQueue();
             String pid = rabbitmqctl("-q", "list_connections", "pid", "peer_port").lines()
                     .map(line -> line.split("\\s+"))
                     .filter(f -> f.length == 2 && f[1].equals(String.valueOf(localPort)))
                     .map(f -> f[0]).findFirst().orElseThrow(() -> new AssertionError("no broker connection from port " + localPort));
             rabbitmqctl("close_connection", pid, "WebIT: the stream must come back");
-            // the auto-delete queue went with its consumer; it is declared again on the next connection
+            // the queue is declared again on the next connection, and the consumer finds it
             long id = insertUser("After the broker closed", "closed@example.com");
             await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);
+        }
+    }
+
+    @Test
+    void restartedRoutesKeepTheStreamAndTheEndpoints() throws Exception {
+        // a live route reload restarts every route: the stream's queue must outlive its consumer
+        for (String route : List.of("stream-changes", "web-page", "web-create-user")) {
+            context().getRouteController().stopRoute(route);
+            context().getRouteController().startRoute(route);
+        }
+        try (SseClient browser = new SseClient(url("/events"))) {
+            assertEquals(200, get("/").statusCode());
+            assertEquals(201, form("POST", "/users", "name", "After restart", "email", "restart@example.com").statusCode());
+            assertEquals(404, get("/nowhere").statusCode());
+            await().atMost(Duration.ofSeconds(20)).until(() -> browser.find("change", e -> e.data().contains("After restart")) != null);
+        }
+    }
+
+    private void deleteStreamQueue() throws Exception {
+        String queue = context().resolvePropertyPlaceholders("{{eventflow.stream.queue}}");
+        try (com.rabbitmq.client.Connection c = io.eventflow.support.TestServices.rabbitFactory().newConnection("itest-admin");
+                com.rabbitmq.client.Channel ch = c.createChannel()) {
+            ch.queueDelete(queue);
         }
     }
 

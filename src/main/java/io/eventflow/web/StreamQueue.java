@@ -11,10 +11,12 @@ import org.springframework.amqp.rabbit.connection.ConnectionListener;
 
 /**
  * The queue the stream route consumes: one per EventFlow instance, bound to the change exchange.
- * Non-durable and auto-deleted, so it goes when the instance goes (and expires should anything keep
- * it), and declared again on every new broker connection, so the stream comes back after a broker
- * restart or a lost connection (spring-rabbitmq's consumer would otherwise find its queue gone
- * and log "Queue not present" forever).
+ * It goes when the instance goes: deleted when EventFlow stops, and expiring (x-expires) once no
+ * consumer has used it for a while should EventFlow die without stopping. It is not auto-deleted,
+ * so a restart of the stream route (a live route reload restarts every route) finds it still there.
+ * Not durable: a broker restart loses it, and it is declared again on every new broker connection,
+ * so the stream comes back by itself (spring-rabbitmq's consumer would otherwise log "Queue not
+ * present" forever).
  */
 public class StreamQueue implements ConnectionListener {
 
@@ -50,11 +52,22 @@ public class StreamQueue implements ConnectionListener {
         try (Channel channel = connection.createChannel(false)) {
             // the exchange exactly as the capture publisher declares it, so it does not matter who is first
             channel.exchangeDeclare(exchange, "topic", true, false, Map.of("alternate-exchange", alternateExchange));
-            channel.queueDeclare(queue, false, false, true, arguments);
+            channel.queueDeclare(queue, false, false, false, arguments);
             channel.queueBind(queue, exchange, bindingKey);
             LOG.info("Declared stream queue {} bound to {} with {}", queue, exchange, bindingKey);
         } catch (Exception e) {
             LOG.warn("Could not declare the stream queue {}: {}", queue, e.getMessage());
+        }
+    }
+
+    /** Deletes the queue (EventFlow stops); a broker that cannot be reached leaves it to x-expires. */
+    public void delete(CachingConnectionFactory factory) {
+        factory.removeConnectionListener(this);
+        try (Connection connection = factory.createConnection(); Channel channel = connection.createChannel(false)) {
+            channel.queueDelete(queue);
+            LOG.info("Deleted stream queue {}", queue);
+        } catch (Exception e) {
+            LOG.info("Stream queue {} not deleted ({}): it expires on the broker", queue, e.getMessage());
         }
     }
 

@@ -9,6 +9,7 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.PropertyInject;
 import org.apache.camel.StartupListener;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpRouter;
+import org.apache.camel.support.service.ServiceSupport;
 import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
 
 /**
@@ -49,8 +50,19 @@ public class WebConfiguration implements CamelConfiguration {
 
     private SseHub configuredHub;
 
+    private StreamQueue queue;
+
     @Override
     public void configure(CamelContext camelContext) throws Exception {
+        // stopped after the routes, and before EventFlowConfiguration closes the broker connection
+        camelContext.addService(new ServiceSupport() {
+            @Override
+            protected void doStop() {
+                if (queue != null) {
+                    queue.delete(rabbit);
+                }
+            }
+        });
         camelContext.addStartupListener((StartupListener) (context, alreadyStarted) -> {
             Router router = VertxPlatformHttpRouter.lookup(context, VertxPlatformHttpRouter.getRouterNameFromPort(httpPort));
             if (router == null) {
@@ -89,7 +101,7 @@ public class WebConfiguration implements CamelConfiguration {
 
     @BindToRegistry("streamQueue")
     public StreamQueue streamQueue() {
-        StreamQueue queue = new StreamQueue(exchange, unroutedExchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
+        queue = new StreamQueue(exchange, unroutedExchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
         queue.register(rabbit);
         return queue;
     }
