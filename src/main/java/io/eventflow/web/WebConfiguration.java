@@ -26,6 +26,8 @@ public class WebConfiguration implements CamelConfiguration {
     private String exchange;
     @PropertyInject("eventflow.rabbitmq.unrouted-exchange")
     private String unroutedExchange;
+    @PropertyInject(value = "eventflow.stream.enabled", defaultValue = "true")
+    private boolean streamEnabled;
     @PropertyInject("eventflow.stream.queue")
     private String streamQueue;
     @PropertyInject(value = "eventflow.stream.binding-key", defaultValue = "#")
@@ -101,9 +103,12 @@ public class WebConfiguration implements CamelConfiguration {
 
     @BindToRegistry("streamQueue")
     public StreamQueue streamQueue() {
-        queue = new StreamQueue(exchange, unroutedExchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
-        queue.register(rabbit);
-        return queue;
+        StreamQueue declared = new StreamQueue(exchange, unroutedExchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
+        if (streamEnabled) {
+            declared.register(rabbit);
+            queue = declared;
+        }
+        return declared;
     }
 
     @BindToRegistry("statusStrip")
