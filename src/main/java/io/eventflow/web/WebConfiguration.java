@@ -51,8 +51,8 @@ public class WebConfiguration implements CamelConfiguration {
     private CaptureStats captureStats;
 
     private SseHub configuredHub;
-
     private StreamQueue queue;
+    private boolean attached;
 
     @Override
     public void configure(CamelContext camelContext) throws Exception {
@@ -66,6 +66,10 @@ public class WebConfiguration implements CamelConfiguration {
             }
         });
         camelContext.addStartupListener((StartupListener) (context, alreadyStarted) -> {
+            if (attached) {
+                return;
+            }
+            attached = true;
             Router router = VertxPlatformHttpRouter.lookup(context, VertxPlatformHttpRouter.getRouterNameFromPort(httpPort));
             if (router == null) {
                 throw new IllegalStateException("No platform-http router on port " + httpPort + ": is camel.server.enabled set?");
