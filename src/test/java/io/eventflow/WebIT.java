@@ -48,8 +48,7 @@ class WebIT extends EventFlowTestSupport {
         return Map.of(
                 "eventflow.stream.heartbeat-interval-ms", "300",
                 "eventflow.stream.client-buffer-bytes", "16384",
-                "eventflow.stream.stats-interval-ms", "300",
-                "eventflow.capture.poll-interval-ms", "200");
+                "eventflow.stream.stats-interval-ms", "300");
     }
 
     @BeforeEach
