@@ -260,6 +260,33 @@ class BrowserIT extends EventFlowTestSupport {
     }
 
     @Test
+    void aBurstOfChangesKeepsThePageBoundedAndTheListWhole() throws Exception {
+        open();
+        int burst = 300;
+        try (Connection c = db()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, ?)")) {
+                for (int i = 0; i < burst; i++) {
+                    ps.setString(1, "Burst " + i);
+                    ps.setString(2, "burst" + i + "@example.com");
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            c.commit();
+        }
+        long last = userId("burst" + (burst - 1) + "@example.com");
+        card("c", last);
+        // the stream keeps the newest 200 cards; the list has every user
+        await().atMost(WAIT).until(() -> driver.findElements(By.cssSelector("#stream article.card")).size() == 200);
+        await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.cssSelector("#user-rows tr[id^='user-'] td.email")).stream()
+                .filter(e -> e.getText().startsWith("burst")).count() == burst);
+        sql("DELETE FROM public.users WHERE email LIKE 'burst%'");
+        await().atMost(WAIT).until(() -> driver.findElements(By.cssSelector("#user-rows td.email")).stream()
+                .noneMatch(e -> e.getText().startsWith("burst")));
+    }
+
+    @Test
     void anXssNameShowsAsTextAndRunsNothing() throws Exception {
         open();
         ((JavascriptExecutor) driver).executeScript("window.__alerts = 0; window.alert = function () { window.__alerts++; };");
