@@ -24,7 +24,9 @@ import com.rabbitmq.client.Channel;
 import io.eventflow.support.EventConsumer;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
+import io.eventflow.support.SseClient;
 import io.eventflow.support.TestServices;
+import org.apache.camel.spi.ReloadStrategy;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
@@ -152,6 +154,28 @@ class ReloadIT extends EventFlowTestSupport {
             Received audited = auditConsumer.received().get(0);
             assertEquals(user, audited.json().at("/after/id").asLong());
             assertEquals(consumer.received().get(0).messageId(), audited.messageId(), "the same event, with the same message_id");
+        }
+    }
+
+    @Test
+    @Order(3)
+    void anEditedStreamRouteKeepsTheBrowserStreamFlowing() throws Exception {
+        ReloadStrategy reloads = context().hasService(ReloadStrategy.class);
+        long reloaded = reloads.getReloadCounter();
+        long failed = reloads.getFailedCounter();
+        Path file = routes.resolve("stream.camel.yaml");
+        String yaml = Files.readString(file);
+        String from = "could not show an event";
+        assertTrue(yaml.contains(from), "stream.camel.yaml has " + from);
+        Files.writeString(file, yaml.replace(from, "could not show this event"));
+        // the edited file is reloaded, without failing
+        await().atMost(Duration.ofSeconds(30)).until(() -> reloads.getReloadCounter() > reloaded);
+        assertEquals(failed, reloads.getFailedCounter(), "reload failures");
+        assertTrue(context().getRouteController().getRouteStatus("stream-changes").isStarted());
+        try (SseClient browser = new SseClient("http://127.0.0.1:" + httpPort + "/events")) {
+            long id = insertUser("After stream reload", "after-stream-reload@example.com");
+            await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("After stream reload")) != null);
+            assertTrue(id > 0);
         }
     }
 
