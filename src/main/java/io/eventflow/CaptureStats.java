@@ -20,6 +20,7 @@ public class CaptureStats implements CaptureStatsMBean {
     private volatile long lastPublishedChangeId;
     private volatile long refreshedAtNanos;
     private volatile String lastError = "";
+    private volatile MeterRegistry registry;
 
     public CaptureStats(WakeupListener listener) {
         this.listener = listener;
@@ -27,6 +28,10 @@ public class CaptureStats implements CaptureStatsMBean {
 
     /** Takes the row of the capture-stats route's query. */
     public void update(Map<String, Object> row) {
+        MeterRegistry registry = this.registry;
+        if (registry != null) {
+            bindTo(registry);
+        }
         publishedTotal = number(row.get("published_total")).longValue();
         backlog = number(row.get("backlog")).longValue();
         lagSeconds = number(row.get("lag_seconds")).doubleValue();
@@ -49,8 +54,15 @@ public class CaptureStats implements CaptureStatsMBean {
         return refreshedAtNanos == 0 ? Double.POSITIVE_INFINITY : (System.nanoTime() - refreshedAtNanos) / 1e9;
     }
 
-    /** Registers eventflow_published_total, eventflow_backlog and eventflow_lag_seconds. */
+    /**
+     * Registers eventflow_published_total, eventflow_backlog and eventflow_lag_seconds, again after
+     * Camel cleared the registry (it does when routes are reloaded).
+     */
     public void bindTo(MeterRegistry registry) {
+        this.registry = registry;
+        if (registry.find("eventflow.published").functionCounter() != null) {
+            return;
+        }
         FunctionCounter.builder("eventflow.published", this, CaptureStats::getPublishedTotal)
                 .description("Change events published and confirmed by RabbitMQ").register(registry);
         Gauge.builder("eventflow.backlog", this, CaptureStats::getBacklog)

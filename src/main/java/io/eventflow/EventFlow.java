@@ -1,5 +1,6 @@
 package io.eventflow;
 
+import io.eventflow.web.WebConfiguration;
 import org.apache.camel.main.Main;
 
 /** Starts EventFlow: camel-main with the top-level application.properties and routes/. */
@@ -14,6 +15,7 @@ public final class EventFlow {
         main.setPropertyPlaceholderLocations("file:application.properties");
         // added as an instance: camel.main.configuration-classes would post-process it twice (two pools)
         main.configure().addConfiguration(new EventFlowConfiguration());
+        main.configure().addConfiguration(new WebConfiguration());
         return main;
     }
 

@@ -50,6 +50,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private String migrations;
     @PropertyInject(value = "eventflow.jmx.host", defaultValue = "127.0.0.1")
     private String jmxHost;
+    @PropertyInject(value = "eventflow.jmx.bind-address", defaultValue = "127.0.0.1")
+    private String jmxBindAddress;
     @PropertyInject(value = "eventflow.jmx.port", defaultValue = "0")
     private int jmxPort;
     @PropertyInject(value = "eventflow.health.max-lag-seconds", defaultValue = "60")
@@ -74,7 +76,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
         if (!mbeans.isRegistered(name)) {
             mbeans.registerMBean(captureStats, name);
         }
-        JmxServer jmx = jmxPort > 0 ? new JmxServer(jmxHost, jmxPort) : null;
+        JmxServer jmx = jmxPort > 0 ? new JmxServer(jmxHost, jmxBindAddress, jmxPort) : null;
         if (jmx != null) {
             jmx.start();
         }
@@ -170,6 +172,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
             factory.setVirtualHost("/");
         }
         factory.setConnectionNameStrategy(cf -> APPLICATION_NAME);
+        // a broker that does not answer fails the health check and the publish in seconds, not a minute
+        factory.setConnectionTimeout(5000);
         factory.setPublisherConfirmType(CachingConnectionFactory.ConfirmType.SIMPLE);
         factory.setChannelCacheSize(8);
         rabbit = factory;

@@ -1,0 +1,28 @@
+# EventFlow image: built with the Maven wrapper, run as a non-root user on a JRE.
+#   docker build -t eventflow .    (or: docker compose up --build)
+
+FROM eclipse-temurin:17.0.15_6-jdk-jammy AS build
+WORKDIR /src
+COPY mvnw pom.xml ./
+COPY .mvn .mvn
+# dependencies first, so a source change does not download them again
+RUN ./mvnw -B -q dependency:go-offline
+COPY src src
+RUN ./mvnw -B -q package -DskipTests
+
+FROM eclipse-temurin:17.0.15_6-jre-jammy
+RUN useradd --system --uid 10001 --home-dir /app eventflow
+WORKDIR /app
+COPY --from=build /src/target/eventflow.jar eventflow.jar
+# what an operator edits (compose mounts routes/ and application.properties over these)
+COPY application.properties ./
+COPY routes routes
+COPY migrations migrations
+COPY web web
+USER eventflow
+# web demo, health and metrics on 8080; remote JMX on 9010
+EXPOSE 8080 9010
+ENV JAVA_OPTS="-XX:+UseSerialGC -XX:MaxRAM=512m -Xss512k"
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080 && printf "GET /observe/health/live HTTP/1.0\r\n\r\n" >&3 && head -1 <&3 | grep -q " 200 "'
+ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar eventflow.jar"]

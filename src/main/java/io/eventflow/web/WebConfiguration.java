@@ -1,0 +1,122 @@
+package io.eventflow.web;
+
+import io.eventflow.CaptureStats;
+import io.vertx.ext.web.Router;
+import org.apache.camel.BeanInject;
+import org.apache.camel.BindToRegistry;
+import org.apache.camel.CamelConfiguration;
+import org.apache.camel.CamelContext;
+import org.apache.camel.PropertyInject;
+import org.apache.camel.StartupListener;
+import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpRouter;
+import org.apache.camel.support.service.ServiceSupport;
+import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
+
+/**
+ * The beans of the web demo (routes/web.camel.yaml and routes/stream.camel.yaml): the form
+ * validator, the HTML fragments, the change cards, the stream's queue, the SSE hub and the status
+ * strip. Once the HTTP server runs, the hub's GET /events handler and a 404 fragment for unknown
+ * paths are added to Camel's own Vert.x router.
+ */
+public class WebConfiguration implements CamelConfiguration {
+
+    @PropertyInject("eventflow.http.port")
+    private int httpPort;
+    @PropertyInject("eventflow.rabbitmq.exchange")
+    private String exchange;
+    @PropertyInject("eventflow.rabbitmq.unrouted-exchange")
+    private String unroutedExchange;
+    @PropertyInject(value = "eventflow.stream.enabled", defaultValue = "true")
+    private boolean streamEnabled;
+    @PropertyInject("eventflow.stream.queue")
+    private String streamQueue;
+    @PropertyInject(value = "eventflow.stream.binding-key", defaultValue = "#")
+    private String bindingKey;
+    @PropertyInject(value = "eventflow.stream.queue-expires-ms", defaultValue = "60000")
+    private long queueExpiresMs;
+    @PropertyInject(value = "eventflow.stream.queue-max-length", defaultValue = "10000")
+    private int queueMaxLength;
+    @PropertyInject(value = "eventflow.stream.replay-size", defaultValue = "200")
+    private int replaySize;
+    @PropertyInject(value = "eventflow.stream.client-buffer-bytes", defaultValue = "1048576")
+    private int clientBufferBytes;
+    @PropertyInject(value = "eventflow.stream.retry-ms", defaultValue = "2000")
+    private long retryMs;
+    @PropertyInject(value = "eventflow.stream.replay-window-ms", defaultValue = "60000")
+    private long replayWindowMs;
+
+    @BeanInject("rabbitConnectionFactory")
+    private CachingConnectionFactory rabbit;
+    @BeanInject("captureStats")
+    private CaptureStats captureStats;
+
+    private SseHub configuredHub;
+    private StreamQueue queue;
+    private boolean attached;
+
+    @Override
+    public void configure(CamelContext camelContext) throws Exception {
+        // stopped after the routes, and before EventFlowConfiguration closes the broker connection
+        camelContext.addService(new ServiceSupport() {
+            @Override
+            protected void doStop() {
+                if (queue != null) {
+                    queue.delete(rabbit);
+                }
+            }
+        });
+        camelContext.addStartupListener((StartupListener) (context, alreadyStarted) -> {
+            if (attached) {
+                return;
+            }
+            attached = true;
+            Router router = VertxPlatformHttpRouter.lookup(context, VertxPlatformHttpRouter.getRouterNameFromPort(httpPort));
+            if (router == null) {
+                throw new IllegalStateException("No platform-http router on port " + httpPort + ": is camel.server.enabled set?");
+            }
+            sseHub().attach(router, "/events");
+            UserFragments fragments = userFragments();
+            router.route().last().handler(ctx -> ctx.response().setStatusCode(404)
+                    .putHeader("Content-Type", "text/html; charset=utf-8")
+                    .end(fragments.problem("Not found: " + ctx.request().path())));
+        });
+    }
+
+    @BindToRegistry("userForm")
+    public UserForm userForm() {
+        return new UserForm();
+    }
+
+    @BindToRegistry("userFragments")
+    public UserFragments userFragments() {
+        return new UserFragments();
+    }
+
+    @BindToRegistry("changeCard")
+    public ChangeCard changeCard() {
+        return new ChangeCard();
+    }
+
+    @BindToRegistry("sseHub")
+    public synchronized SseHub sseHub() {
+        if (configuredHub == null) {
+            configuredHub = new SseHub(replaySize, clientBufferBytes, retryMs, replayWindowMs);
+        }
+        return configuredHub;
+    }
+
+    @BindToRegistry("streamQueue")
+    public StreamQueue streamQueue() {
+        StreamQueue declared = new StreamQueue(exchange, unroutedExchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
+        if (streamEnabled) {
+            declared.register(rabbit);
+            queue = declared;
+        }
+        return declared;
+    }
+
+    @BindToRegistry("statusStrip")
+    public StatusStrip statusStrip() {
+        return new StatusStrip(captureStats);
+    }
+}
