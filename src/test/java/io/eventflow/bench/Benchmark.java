@@ -808,6 +808,11 @@ public final class Benchmark {
                 } catch (IOException e) {
                     // not listening yet
                 }
+                Path log = s.projectDir().resolve("target/benchmark-eventflow.log");
+                if (Files.exists(log) && Files.readString(log).contains("Exception in thread \"main\"")) {
+                    process.destroyForcibly();
+                    throw new IllegalStateException("EventFlow failed to start, see target/benchmark-eventflow.log");
+                }
                 if (System.nanoTime() - t0 > TimeUnit.SECONDS.toNanos(90)) {
                     process.destroyForcibly();
                     throw new IllegalStateException("EventFlow not ready after 90 s, see target/benchmark-eventflow.log");
