@@ -780,8 +780,8 @@ public final class Benchmark {
                     "-Deventflow.http.port=" + port,
                     "-Deventflow.jmx.port=0",
                     "-Dcamel.main.routes-reload-enabled=false",
-                    // the web demo's change stream would be a second consumer of every event
-                    "-Deventflow.stream.enabled=false");
+                    // the web demo's change stream would be a second consumer of every event (-Dbench.stream=true: on)
+                    "-Deventflow.stream.enabled=" + Settings.get("bench.stream", "false"));
             List<String> command = new ArrayList<>();
             command.add(s.projectDir().resolve(s.launcher()).toString());
             ProcessBuilder builder = new ProcessBuilder(command).directory(s.projectDir().toFile())
