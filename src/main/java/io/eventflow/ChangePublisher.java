@@ -1,5 +1,6 @@
 package io.eventflow;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Date;
@@ -11,9 +12,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.camel.Body;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Header;
+import com.rabbitmq.client.Channel;
+import org.springframework.amqp.AmqpIOException;
 import org.springframework.amqp.core.Message;
 import org.springframework.amqp.core.MessageDeliveryMode;
 import org.springframework.amqp.core.MessageProperties;
+import org.springframework.amqp.rabbit.connection.ChannelProxy;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,10 +83,17 @@ public class ChangePublisher {
         declare(exchange);
         try {
             template.invoke(ops -> {
+                Channel channel = ops.execute(ChangePublisher::physical);
                 for (Outgoing out : batch) {
                     ops.send(exchange, out.routingKey(), out.message());
                 }
                 ops.waitForConfirmsOrDie(confirmTimeoutMs);
+                // Spring replaces a channel the broker closed by a new one without saying so: the
+                // confirms then cover only what went out on the new one, so the batch counts only
+                // when all of it went out, and was confirmed, on one channel
+                if (ops.execute(ChangePublisher::physical) != channel || !channel.isOpen()) {
+                    throw new AmqpIOException(new IOException("the broker closed the publishing channel during the batch"));
+                }
                 return null;
             });
         } catch (RuntimeException e) {
@@ -91,6 +102,10 @@ public class ChangePublisher {
             throw e;
         }
         return batch.size();
+    }
+
+    private static Channel physical(Channel channel) {
+        return channel instanceof ChannelProxy proxy ? proxy.getTargetChannel() : channel;
     }
 
     /**

@@ -63,6 +63,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private final CaptureStats captureStats = new CaptureStats(wakeupListener);
     private HikariDataSource pool;
     private CachingConnectionFactory rabbit;
+    private CachingConnectionFactory streamRabbit;
 
     /**
      * Registers EventFlow's MBean, opens remote JMX when a port is set, binds EventFlow's metrics once
@@ -91,6 +92,9 @@ public class EventFlowConfiguration implements CamelConfiguration {
             protected void doStop() throws Exception {
                 if (rabbit != null) {
                     rabbit.destroy();
+                }
+                if (streamRabbit != null) {
+                    streamRabbit.destroy();
                 }
                 if (pool != null) {
                     pool.close();
@@ -159,8 +163,27 @@ public class EventFlowConfiguration implements CamelConfiguration {
         return new ListenerDataSource(ds, wakeupListener::connectionLost);
     }
 
+    /** The publisher's broker connection: publisher confirms, used by changePublisher only. */
     @BindToRegistry("rabbitConnectionFactory")
     public CachingConnectionFactory rabbitConnectionFactory() {
+        CachingConnectionFactory factory = connectionFactory(APPLICATION_NAME);
+        factory.setPublisherConfirmType(CachingConnectionFactory.ConfirmType.SIMPLE);
+        rabbit = factory;
+        return factory;
+    }
+
+    /**
+     * The consumers' broker connection (the web demo's change stream): a connection of its own, so
+     * that nothing a consumer does on its channels (a late acknowledgement after a reconnect closes
+     * a channel, say) can touch the channels the changes are published on.
+     */
+    @BindToRegistry("streamConnectionFactory")
+    public CachingConnectionFactory streamConnectionFactory() {
+        streamRabbit = connectionFactory(APPLICATION_NAME + "-stream");
+        return streamRabbit;
+    }
+
+    private CachingConnectionFactory connectionFactory(String connectionName) {
         CachingConnectionFactory factory = new CachingConnectionFactory();
         try {
             factory.setUri(URI.create(rabbitUrl.trim()));
@@ -171,12 +194,10 @@ public class EventFlowConfiguration implements CamelConfiguration {
             // amqp://host:5672/ names the empty vhost; users mean the default one
             factory.setVirtualHost("/");
         }
-        factory.setConnectionNameStrategy(cf -> APPLICATION_NAME);
+        factory.setConnectionNameStrategy(cf -> connectionName);
         // a broker that does not answer fails the health check and the publish in seconds, not a minute
         factory.setConnectionTimeout(5000);
-        factory.setPublisherConfirmType(CachingConnectionFactory.ConfirmType.SIMPLE);
         factory.setChannelCacheSize(8);
-        rabbit = factory;
         return factory;
     }
 

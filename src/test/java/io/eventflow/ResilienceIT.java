@@ -18,11 +18,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.TestServices;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * 20,000 changes from 4 concurrent writers while RabbitMQ drops every connection and PostgreSQL
@@ -82,7 +84,22 @@ class ResilienceIT extends EventFlowTestSupport {
             f.get();
         }
         pool.shutdown();
-        await().atMost(Duration.ofSeconds(120)).until(() -> consumer.distinctCount() >= TOTAL);
+        try {
+            await().atMost(Duration.ofSeconds(120)).until(() -> consumer.distinctCount() >= TOTAL);
+        } catch (ConditionTimeoutException e) {
+            CaptureStats stats = context().getRegistry().lookupByNameAndType("captureStats", CaptureStats.class);
+            Set<Long> got = new HashSet<>();
+            consumer.received().forEach(r -> got.add(Long.parseLong(r.messageId())));
+            List<Long> missing = new ArrayList<>();
+            for (long id = 1; id <= TOTAL && missing.size() < 20; id++) {
+                if (!got.contains(id)) {
+                    missing.add(id);
+                }
+            }
+            fail("missing change ids " + missing + "; received " + consumer.distinctCount() + " of " + TOTAL + " changes; EventFlow: published "
+                    + stats.getPublishedTotal() + ", backlog " + stats.getBacklog() + ", last published change "
+                    + stats.getLastPublishedChangeId() + ", listener " + stats.getListenerState() + ", last error '" + stats.getLastError() + "'");
+        }
         long end = System.currentTimeMillis();
 
         List<Received> events = consumer.received();

@@ -361,8 +361,9 @@ class WebIT extends EventFlowTestSupport {
         try (SseClient browser = new SseClient(url("/events"))) {
             // as after a broker restart: the (non-durable) queue is gone and so is the connection
             deleteStreamQueue();
-            CachingConnectionFactory rabbit = context().getRegistry().lookupByNameAndType("rabbitConnectionFactory", CachingConnectionFactory.class);
-            rabbit.resetConnection();
+            for (String factory : List.of("streamConnectionFactory", "rabbitConnectionFactory")) {
+                context().getRegistry().lookupByNameAndType(factory, CachingConnectionFactory.class).resetConnection();
+            }
             long id = insertUser("After reconnect", "reconnect@example.com");
             await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);
         }
@@ -372,15 +373,17 @@ class WebIT extends EventFlowTestSupport {
     void theStreamComesBackAfterTheBrokerClosesItsConnection() throws Exception {
         try (SseClient browser = new SseClient(url("/events"))) {
             awaitClients(1);
-            CachingConnectionFactory rabbit = context().getRegistry().lookupByNameAndType("rabbitConnectionFactory", CachingConnectionFactory.class);
-            int localPort = rabbit.createConnection().getLocalPort();
-            // as a broker restart would: the queue gone, EventFlow's connection (exactly that one) closed by the broker
+            // as a broker restart would: the queue gone, EventFlow's connections (exactly those) closed by the broker
             deleteStreamQueue();
-            String pid = rabbitmqctl("-q", "list_connections", "pid", "peer_port").lines()
-                    .map(line -> line.split("\\s+"))
-                    .filter(f -> f.length == 2 && f[1].equals(String.valueOf(localPort)))
-                    .map(f -> f[0]).findFirst().orElseThrow(() -> new AssertionError("no broker connection from port " + localPort));
-            rabbitmqctl("close_connection", pid, "WebIT: the stream must come back");
+            for (String factory : List.of("streamConnectionFactory", "rabbitConnectionFactory")) {
+                int localPort = context().getRegistry().lookupByNameAndType(factory, CachingConnectionFactory.class)
+                        .createConnection().getLocalPort();
+                String pid = rabbitmqctl("-q", "list_connections", "pid", "peer_port").lines()
+                        .map(line -> line.split("\\s+"))
+                        .filter(f -> f.length == 2 && f[1].equals(String.valueOf(localPort)))
+                        .map(f -> f[0]).findFirst().orElseThrow(() -> new AssertionError("no broker connection from port " + localPort));
+                rabbitmqctl("close_connection", pid, "WebIT: the stream must come back");
+            }
             // the queue is declared again on the next connection, and the consumer finds it
             long id = insertUser("After the broker closed", "closed@example.com");
             await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);

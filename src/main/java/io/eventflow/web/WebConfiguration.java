@@ -45,8 +45,10 @@ public class WebConfiguration implements CamelConfiguration {
     @PropertyInject(value = "eventflow.stream.replay-window-ms", defaultValue = "60000")
     private long replayWindowMs;
 
-    @BeanInject("rabbitConnectionFactory")
+    @BeanInject("streamConnectionFactory")
     private CachingConnectionFactory rabbit;
+    @BeanInject("rabbitConnectionFactory")
+    private CachingConnectionFactory publisherRabbit;
     @BeanInject("captureStats")
     private CaptureStats captureStats;
 
@@ -110,6 +112,9 @@ public class WebConfiguration implements CamelConfiguration {
         StreamQueue declared = new StreamQueue(exchange, unroutedExchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
         if (streamEnabled) {
             declared.register(rabbit);
+            // declared on the publisher's connection too: after a broker restart, the queue is back
+            // before the first change is published again, even if the stream reconnects later
+            declared.register(publisherRabbit);
             queue = declared;
         }
         return declared;
