@@ -1,6 +1,5 @@
 package io.eventflow;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Date;
@@ -12,11 +11,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.camel.Body;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Header;
+import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
-import org.springframework.amqp.AmqpIOException;
-import org.springframework.amqp.core.Message;
-import org.springframework.amqp.core.MessageDeliveryMode;
-import org.springframework.amqp.core.MessageProperties;
 import org.springframework.amqp.rabbit.connection.ChannelProxy;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.slf4j.Logger;
@@ -32,7 +28,7 @@ public class ChangePublisher {
     private static final Logger LOG = LoggerFactory.getLogger(ChangePublisher.class);
 
     /** One event ready to leave: where it goes and the AMQP message. */
-    public record Outgoing(String routingKey, Message message) {
+    public record Outgoing(String routingKey, AMQP.BasicProperties properties, byte[] body) {
     }
 
     private final RabbitTemplate template;
@@ -58,15 +54,16 @@ public class ChangePublisher {
     public void stage(@ExchangeProperty("outgoing") List<Outgoing> batch, @Body Map<String, Object> change,
             @Header("routingKey") String routingKey) {
         String event = (String) change.get("event");
-        MessageProperties props = new MessageProperties();
-        props.setMessageId(String.valueOf(change.get("id")));
-        props.setContentType(MessageProperties.CONTENT_TYPE_JSON);
-        props.setContentEncoding(StandardCharsets.UTF_8.name());
-        props.setDeliveryMode(MessageDeliveryMode.PERSISTENT);
-        props.setTimestamp(new Date());
-        props.setType(change.get("schema_name") + "." + change.get("table_name") + "." + change.get("op"));
-        props.setAppId("eventflow");
-        batch.add(new Outgoing(routingKey, new Message(event.getBytes(StandardCharsets.UTF_8), props)));
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                .messageId(String.valueOf(change.get("id")))
+                .contentType("application/json")
+                .contentEncoding(StandardCharsets.UTF_8.name())
+                .deliveryMode(2)
+                .timestamp(new Date())
+                .type(change.get("schema_name") + "." + change.get("table_name") + "." + change.get("op"))
+                .appId("eventflow")
+                .build();
+        batch.add(new Outgoing(routingKey, props, event.getBytes(StandardCharsets.UTF_8)));
     }
 
     /**
@@ -82,18 +79,16 @@ public class ChangePublisher {
         }
         declare(exchange);
         try {
-            template.invoke(ops -> {
-                Channel channel = ops.execute(ChangePublisher::physical);
+            template.execute(proxy -> {
+                // on the channel itself, not on Spring's proxy of it: the proxy replaces a channel the
+                // broker closed by a new one without a word, and the rest of the batch would go out
+                // on that one, after changes lost with the old one (out of row order) and outside
+                // the confirms waited for. A closed channel fails the batch, which is sent again.
+                Channel channel = proxy instanceof ChannelProxy p ? p.getTargetChannel() : proxy;
                 for (Outgoing out : batch) {
-                    ops.send(exchange, out.routingKey(), out.message());
+                    channel.basicPublish(exchange, out.routingKey(), false, out.properties(), out.body());
                 }
-                ops.waitForConfirmsOrDie(confirmTimeoutMs);
-                // Spring replaces a channel the broker closed by a new one without saying so: the
-                // confirms then cover only what went out on the new one, so the batch counts only
-                // when all of it went out, and was confirmed, on one channel
-                if (ops.execute(ChangePublisher::physical) != channel || !channel.isOpen()) {
-                    throw new AmqpIOException(new IOException("the broker closed the publishing channel during the batch"));
-                }
+                channel.waitForConfirmsOrDie(confirmTimeoutMs);
                 return null;
             });
         } catch (RuntimeException e) {
@@ -102,10 +97,6 @@ public class ChangePublisher {
             throw e;
         }
         return batch.size();
-    }
-
-    private static Channel physical(Channel channel) {
-        return channel instanceof ChannelProxy proxy ? proxy.getTargetChannel() : channel;
     }
 
     /**
