@@ -2,10 +2,6 @@ package io.eventflow;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
 
@@ -28,7 +24,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class BrokerOutageIT extends EventFlowTestSupport {
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private TcpProxy broker;
 
     @Override
@@ -46,18 +41,13 @@ class BrokerOutageIT extends EventFlowTestSupport {
         broker.close();
     }
 
-    private HttpResponse<String> ready() throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/observe/health/ready"))
-                .timeout(Duration.ofSeconds(15)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
     @Test
     void readinessAndDeliveryComeBackByThemselvesAfterTheBrokerWasUnreachable() throws Exception {
-        await().atMost(Duration.ofSeconds(30)).until(() -> ready().statusCode() == 200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> get("/observe/health/ready").statusCode() == 200);
 
         broker.stop();
-        await().atMost(Duration.ofSeconds(30)).until(() -> ready().statusCode() == 503);
-        String body = ready().body();
+        await().atMost(Duration.ofSeconds(30)).until(() -> get("/observe/health/ready").statusCode() == 503);
+        String body = get("/observe/health/ready").body();
         assertTrue(body.contains("\"name\":\"rabbitmq\",\"status\":\"DOWN\""), body);
 
         // committed while EventFlow cannot reach the broker: the writer does not notice
@@ -73,6 +63,6 @@ class BrokerOutageIT extends EventFlowTestSupport {
         await().atMost(Duration.ofSeconds(60)).until(() -> consumer.distinctCount() == 2);
         assertEquals(first, consumer.received().get(0).json().at("/after/id").asLong());
         assertEquals(second, consumer.received().get(consumer.count() - 1).json().at("/after/id").asLong());
-        await().atMost(Duration.ofSeconds(30)).until(() -> ready().statusCode() == 200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> get("/observe/health/ready").statusCode() == 200);
     }
 }

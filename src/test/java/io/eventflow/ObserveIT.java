@@ -1,8 +1,5 @@
 package io.eventflow;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -27,7 +24,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** What an operator sees: JMX (Camel's route counters and EventFlow's figures), health and metrics. */
 class ObserveIT extends EventFlowTestSupport {
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private int jmxPort;
 
     @Override
@@ -38,11 +34,6 @@ class ObserveIT extends EventFlowTestSupport {
             throw new IllegalStateException(e);
         }
         return Map.of("eventflow.jmx.port", String.valueOf(jmxPort), "eventflow.stats.interval-ms", "500");
-    }
-
-    private HttpResponse<String> get(String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path)).timeout(Duration.ofSeconds(10)).build(),
-                HttpResponse.BodyHandlers.ofString());
     }
 
     @BeforeEach

@@ -1,10 +1,6 @@
 package io.eventflow;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -177,7 +173,7 @@ class ReloadIT extends EventFlowTestSupport {
         await().atMost(Duration.ofSeconds(30)).until(() -> reloads.getReloadCounter() > reloaded);
         assertEquals(failed, reloads.getFailedCounter(), "reload failures");
         assertTrue(context().getRouteController().getRouteStatus("stream-changes").isStarted());
-        try (SseClient browser = new SseClient("http://127.0.0.1:" + httpPort + "/events")) {
+        try (SseClient browser = new SseClient(url("/events"))) {
             long id = insertUser("After stream reload", "after-stream-reload@example.com");
             await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("After stream reload")) != null);
             assertTrue(id > 0);
@@ -256,10 +252,7 @@ class ReloadIT extends EventFlowTestSupport {
         assertTrue(firstNew > 0, "events before the edit had the old routing key");
 
         // Camel clears its metrics registry on reload: EventFlow's figures are back in it
-        HttpClient http = HttpClient.newHttpClient();
-        await().atMost(Duration.ofSeconds(10)).until(() -> http.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/observe/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body().contains("eventflow_published_total"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/metrics").body().contains("eventflow_published_total"));
 
         // and the edited filter: deletes of users are no longer published, updates still are
         consumer.clear();

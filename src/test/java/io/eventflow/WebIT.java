@@ -5,7 +5,6 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -41,7 +40,6 @@ class WebIT extends EventFlowTestSupport {
 
     private static final String FORM = "application/x-www-form-urlencoded";
     private static final String XSS = "<img src=x onerror=alert(1)>";
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @Override
     protected Map<String, String> properties() {
@@ -56,10 +54,6 @@ class WebIT extends EventFlowTestSupport {
         sql("DELETE FROM public.users");
     }
 
-    private String url(String path) {
-        return "http://127.0.0.1:" + httpPort + path;
-    }
-
     private HttpResponse<String> send(String method, String path, String contentType, String body) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(10))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
@@ -67,10 +61,6 @@ class WebIT extends EventFlowTestSupport {
             request.header("Content-Type", contentType);
         }
         return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private HttpResponse<String> get(String path) throws Exception {
-        return send("GET", path, null, null);
     }
 
     private HttpResponse<String> form(String method, String path, String... pairs) throws Exception {

@@ -1,5 +1,9 @@
 package io.eventflow.support;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -33,6 +37,7 @@ public abstract class EventFlowTestSupport {
     protected Main app;
     protected EventConsumer consumer;
     protected int httpPort;
+    protected final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     /** Properties this test class sets on top of application.properties. */
     protected Map<String, String> properties() {
@@ -92,6 +97,17 @@ public abstract class EventFlowTestSupport {
             app.stop();
             app = null;
         }
+    }
+
+    /** The address of a path on EventFlow's HTTP port. */
+    protected String url(String path) {
+        return "http://127.0.0.1:" + httpPort + path;
+    }
+
+    /** GET on EventFlow's HTTP port (web demo, health, metrics). */
+    protected HttpResponse<String> get(String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(15)).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     protected CamelContext context() {
