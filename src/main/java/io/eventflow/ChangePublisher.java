@@ -49,7 +49,7 @@ public class ChangePublisher {
 
     /**
      * Adds one change, as read by the capture route, to the batch: the event JSON becomes the body;
-     * the change id the AMQP message_id; {@code <schema>.<table>.<op>} the type.
+     * the change id the AMQP message_id; the change key {@code <schema>.<table>.<op>} the type.
      */
     public void stage(@ExchangeProperty("outgoing") List<Outgoing> batch, @Body Map<String, Object> change,
             @Header("routingKey") String routingKey) {
@@ -60,7 +60,8 @@ public class ChangePublisher {
                 .contentEncoding(StandardCharsets.UTF_8.name())
                 .deliveryMode(2)
                 .timestamp(new Date())
-                .type(change.get("schema_name") + "." + change.get("table_name") + "." + change.get("op"))
+                // <schema>.<table>.<op>, as capture-read-batch computes it
+                .type((String) change.get("change"))
                 .appId("eventflow")
                 .build();
         batch.add(new Outgoing(routingKey, props, event.getBytes(StandardCharsets.UTF_8)));
