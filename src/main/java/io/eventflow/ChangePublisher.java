@@ -1,5 +1,6 @@
 package io.eventflow;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Date;
@@ -112,11 +113,20 @@ public class ChangePublisher {
             channel.exchangeDeclare(unroutedExchange, "fanout", true);
             channel.queueDeclare(unroutedExchange, true, false, false, null);
             channel.queueBind(unroutedExchange, unroutedExchange, "");
-            channel.exchangeDeclare(exchange, "topic", true, false, Map.of("alternate-exchange", unroutedExchange));
+            declareChangeExchange(channel, exchange, unroutedExchange);
             return null;
         });
         declared.add(exchange);
         LOG.info("Declared exchange {} (topic, alternate exchange {})", exchange, unroutedExchange);
+    }
+
+    /**
+     * Declares a change exchange: durable, topic, with its alternate exchange. Whoever declares it
+     * (the publisher, or a consumer of EventFlow's own such as the web demo's stream) declares it
+     * exactly so, so it does not matter who is first.
+     */
+    public static void declareChangeExchange(Channel channel, String exchange, String unroutedExchange) throws IOException {
+        channel.exchangeDeclare(exchange, "topic", true, false, Map.of("alternate-exchange", unroutedExchange));
     }
 
     /** Declares at start-up when the broker is there; when it is not, publishing declares later. */

@@ -3,6 +3,7 @@ package io.eventflow.web;
 import java.util.Map;
 
 import com.rabbitmq.client.Channel;
+import io.eventflow.ChangePublisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
@@ -13,7 +14,7 @@ import org.springframework.amqp.rabbit.connection.ConnectionListener;
  * The queue the stream route consumes: one per EventFlow instance, bound to the change exchange.
  * It goes when the instance goes: deleted when EventFlow stops, and expiring (x-expires) once no
  * consumer has used it for a while should EventFlow die without stopping. It is not auto-deleted,
- * so a restart of the stream route (a live route reload restarts every route) finds it still there.
+ * so a restart of the stream route (a live reload of its route file restarts it) finds it still there.
  * Not durable: a broker restart loses it, and it is declared again on every new broker connection,
  * so the stream comes back by itself (spring-rabbitmq's consumer would otherwise log "Queue not
  * present" forever).
@@ -50,8 +51,7 @@ public class StreamQueue implements ConnectionListener {
     @Override
     public void onCreate(Connection connection) {
         try (Channel channel = connection.createChannel(false)) {
-            // the exchange exactly as the capture publisher declares it, so it does not matter who is first
-            channel.exchangeDeclare(exchange, "topic", true, false, Map.of("alternate-exchange", alternateExchange));
+            ChangePublisher.declareChangeExchange(channel, exchange, alternateExchange);
             channel.queueDeclare(queue, false, false, false, arguments);
             channel.queueBind(queue, exchange, bindingKey);
             LOG.info("Declared stream queue {} bound to {} with {}", queue, exchange, bindingKey);
