@@ -1,6 +1,8 @@
 package io.eventflow;
 
+import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -8,8 +10,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 
 /**
  * EventFlow's own figures, refreshed by the capture-stats route from the database: how many
- * changes were published, how many wait (backlog) and for how long (lag). Exposed as a JMX MBean,
- * as Prometheus metrics and to the health checks.
+ * changes were published, how many wait (backlog) and for how long (lag), how many were set aside
+ * unpublished; and, from the capture routes, how often a batch failed and why. Exposed as a JMX
+ * MBean, as Prometheus metrics and to the health checks.
  */
 public class CaptureStats implements CaptureStatsMBean {
 
@@ -18,6 +21,9 @@ public class CaptureStats implements CaptureStatsMBean {
     private volatile long backlog;
     private volatile double lagSeconds;
     private volatile long lastPublishedChangeId;
+    private volatile long failedTotal;
+    private final AtomicLong captureFailures = new AtomicLong();
+    private volatile String lastCaptureError = "";
     private volatile long refreshedAtNanos;
     private volatile String lastError = "";
     private volatile MeterRegistry registry;
@@ -36,6 +42,7 @@ public class CaptureStats implements CaptureStatsMBean {
         backlog = number(row.get("backlog")).longValue();
         lagSeconds = number(row.get("lag_seconds")).doubleValue();
         lastPublishedChangeId = number(row.get("last_published_id")).longValue();
+        failedTotal = number(row.get("failed_total")).longValue();
         refreshedAtNanos = System.nanoTime();
         lastError = "";
     }
@@ -43,6 +50,12 @@ public class CaptureStats implements CaptureStatsMBean {
     /** Records why the figures could not be refreshed (the database is unreachable, say). */
     public void failed(String error) {
         lastError = error == null ? "unknown error" : error;
+    }
+
+    /** Records a failed capture step (the broker down, a batch nacked, the database gone); it is retried. */
+    public void captureFailed(String routeId, String error) {
+        captureFailures.incrementAndGet();
+        lastCaptureError = Instant.now() + " " + routeId + ": " + (error == null ? "unknown error" : error);
     }
 
     private static Number number(Object value) {
@@ -55,7 +68,8 @@ public class CaptureStats implements CaptureStatsMBean {
     }
 
     /**
-     * Registers eventflow_published_total, eventflow_backlog and eventflow_lag_seconds, again after
+     * Registers eventflow_published_total, eventflow_backlog, eventflow_lag_seconds,
+     * eventflow_failed_total and eventflow_capture_failures_total, again after
      * Camel cleared the registry (it does when routes are reloaded).
      */
     public void bindTo(MeterRegistry registry) {
@@ -69,6 +83,10 @@ public class CaptureStats implements CaptureStatsMBean {
                 .description("Committed changes not yet published").register(registry);
         Gauge.builder("eventflow.lag", this, CaptureStats::getLagSeconds).baseUnit("seconds")
                 .description("Age of the oldest committed change not yet published").register(registry);
+        FunctionCounter.builder("eventflow.failed", this, CaptureStats::getFailedTotal)
+                .description("Changes set aside unpublished in eventflow.failed_change").register(registry);
+        FunctionCounter.builder("eventflow.capture.failures", this, CaptureStats::getCaptureFailures)
+                .description("Capture batches that failed and were retried").register(registry);
     }
 
     @Override
@@ -89,6 +107,21 @@ public class CaptureStats implements CaptureStatsMBean {
     @Override
     public long getLastPublishedChangeId() {
         return lastPublishedChangeId;
+    }
+
+    @Override
+    public long getFailedTotal() {
+        return failedTotal;
+    }
+
+    @Override
+    public long getCaptureFailures() {
+        return captureFailures.get();
+    }
+
+    @Override
+    public String getLastCaptureError() {
+        return lastCaptureError;
     }
 
     @Override

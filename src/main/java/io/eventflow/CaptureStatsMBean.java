@@ -11,6 +11,15 @@ public interface CaptureStatsMBean {
 
     long getLastPublishedChangeId();
 
+    /** Changes set aside unpublished (eventflow.failed_change). */
+    long getFailedTotal();
+
+    /** Capture batches that failed (and were retried) since start. */
+    long getCaptureFailures();
+
+    /** When, where and why the last capture batch failed; empty if none did. */
+    String getLastCaptureError();
+
     String getListenerState();
 
     long getListenerRestarts();

@@ -108,7 +108,7 @@ class ReloadIT extends EventFlowTestSupport {
             // the README's example: collect the users changes into a second batch, publish it to a second exchange
             editCaptureRoute(List.of(
                     "        - split:\n",
-                    "                        method: stage\n",
+                    "                                method: stage\n",
                     "method: \"publish(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')\"\n"), List.of(
                     """
                             - setProperty:
@@ -119,14 +119,14 @@ class ReloadIT extends EventFlowTestSupport {
                             - split:
                     """,
                     """
-                                            method: stage
-                                        # users changes also go to the audit exchange
-                                        - filter:
-                                            simple: "${body[table_name]} == 'users'"
-                                            steps:
-                                              - bean:
-                                                  ref: changePublisher
-                                                  method: "stage(${exchangeProperty.audit}, ${body}, ${header.routingKey})"
+                                                    method: stage
+                                                # users changes also go to the audit exchange
+                                                - filter:
+                                                    simple: "${body[table_name]} == 'users'"
+                                                    steps:
+                                                      - bean:
+                                                          ref: changePublisher
+                                                          method: "stage(${exchangeProperty.audit}, ${body}, ${header.routingKey})"
                     """,
                     """
                     method: "publish(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')"
