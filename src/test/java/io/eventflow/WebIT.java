@@ -121,6 +121,21 @@ class WebIT extends EventFlowTestSupport {
     }
 
     @Test
+    void aKnownPathAskedWithAMethodItDoesNotTakeAnswers405WithAllow() throws Exception {
+        HttpResponse<String> post = send("POST", "/users/1", "application/x-www-form-urlencoded", "name=X&email=x%40example.com");
+        assertEquals(405, post.statusCode());
+        assertEquals("DELETE, GET, PATCH, PUT", post.headers().firstValue("Allow").orElse(""));
+        assertHtml(post);
+        assertTrue(post.body().startsWith("<p class=\"problem\">POST is not allowed on /users/1"), post.body());
+        HttpResponse<String> delete = send("DELETE", "/users", null, null);
+        assertEquals(405, delete.statusCode());
+        assertEquals("GET, POST", delete.headers().firstValue("Allow").orElse(""));
+        assertEquals(405, send("PUT", "/", "text/plain", "x").statusCode());
+        assertEquals(405, send("POST", "/users/7/edit", null, null).statusCode());
+        assertEquals(404, send("POST", "/users/7/nothing", null, null).statusCode());
+    }
+
+    @Test
     void unknownPathsAnswer404Fragments() throws Exception {
         HttpResponse<String> response = get("/no/such/page?x=%3Cb%3E");
         assertEquals(404, response.statusCode());
@@ -180,6 +195,7 @@ class WebIT extends EventFlowTestSupport {
         assertRefused(form("POST", "/users", "name", "Bob", "email", "bob@example"), 422, "Email is not a valid address");
         assertRefused(form("POST", "/users", "name", "Bob", "email", "bob@exa mple.com"), 422, "Email is not a valid address");
         assertRefused(form("POST", "/users", "name", "Bob", "email", "taken@example.com"), 409, "already in use");
+        assertRefused(form("POST", "/users", "name", "Bob", "email", "Taken@Example.COM"), 409, "already in use");
         assertRefused(form("POST", "/users", "name", "Bob"), 400, "Missing field: email");
         assertRefused(form("POST", "/users", "email", "bob@example.com"), 400, "Missing field: name");
         assertRefused(send("POST", "/users", FORM, ""), 400, "Missing field: email, name");

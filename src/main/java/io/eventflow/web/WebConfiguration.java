@@ -1,6 +1,13 @@
 package io.eventflow.web;
 
 import io.eventflow.CaptureStats;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.vertx.core.http.HttpMethod;
+import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
 import org.apache.camel.BeanInject;
 import org.apache.camel.BindToRegistry;
@@ -16,7 +23,7 @@ import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
  * The beans of the web demo (routes/web.camel.yaml and routes/stream.camel.yaml): the form
  * validator, the HTML fragments, the change cards, the stream's queue, the SSE hub and the status
  * strip. Once the HTTP server runs, the hub's GET /events handler and a 404 fragment for unknown
- * paths are added to Camel's own Vert.x router.
+ * paths (405 for a known path asked with a method it does not take) are added to Camel's own Vert.x router.
  */
 public class WebConfiguration implements CamelConfiguration {
 
@@ -78,10 +85,44 @@ public class WebConfiguration implements CamelConfiguration {
             }
             sseHub().attach(router, "/events");
             UserFragments fragments = userFragments();
-            router.route().last().handler(ctx -> ctx.response().setStatusCode(404)
-                    .putHeader("Content-Type", "text/html; charset=utf-8")
-                    .end(fragments.problem("Not found: " + ctx.request().path())));
+            router.route().last().handler(ctx -> {
+                String path = ctx.request().path();
+                Set<String> allowed = allowedMethods(router, path);
+                if (allowed.isEmpty()) {
+                    ctx.response().setStatusCode(404).putHeader("Content-Type", "text/html; charset=utf-8")
+                            .end(fragments.problem("Not found: " + path));
+                } else {
+                    String allow = String.join(", ", allowed);
+                    ctx.response().setStatusCode(405).putHeader("Allow", allow).putHeader("Content-Type", "text/html; charset=utf-8")
+                            .end(fragments.problem(ctx.request().method() + " is not allowed on " + path + " (" + allow + " are)."));
+                }
+            });
         });
+    }
+
+    /** The methods the router's routes take on a path (none: the path is unknown). */
+    static Set<String> allowedMethods(Router router, String path) {
+        Set<String> allowed = new TreeSet<>();
+        for (Route route : router.getRoutes()) {
+            Set<HttpMethod> methods = route.methods();
+            if (route.getPath() != null && methods != null && pathPattern(route.getPath()).matcher(path).matches()) {
+                methods.forEach(m -> allowed.add(m.name()));
+            }
+        }
+        return allowed;
+    }
+
+    /** A Vert.x route path ({@code /users/:id}, {@code /static/*}) as a regex on request paths. */
+    static Pattern pathPattern(String routePath) {
+        String path = routePath.length() > 1 && routePath.endsWith("/") ? routePath.substring(0, routePath.length() - 1) : routePath;
+        Matcher part = Pattern.compile(":\\w+|\\*").matcher(path);
+        StringBuilder regex = new StringBuilder();
+        int from = 0;
+        while (part.find()) {
+            regex.append(Pattern.quote(path.substring(from, part.start()))).append(part.group().equals("*") ? ".*" : "[^/]+");
+            from = part.end();
+        }
+        return Pattern.compile(regex.append(Pattern.quote(path.substring(from))).append("/?").toString());
     }
 
     @BindToRegistry("userForm")
