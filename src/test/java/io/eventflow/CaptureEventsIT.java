@@ -1,19 +1,24 @@
 package io.eventflow;
 
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
+import io.eventflow.support.TestServices;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What a consumer bound to the change exchange receives for inserts, updates and deletes. */
@@ -126,6 +131,32 @@ class CaptureEventsIT extends EventFlowTestSupport {
         assertEquals("public.orders.c", events.get(0).routingKey());
         assertEquals(9.99, events.get(0).json().at("/after/total").asDouble());
         assertEquals("public.users.c", events.get(1).routingKey());
+    }
+
+    @Test
+    void anApplicationRoleWithRightsOnItsOwnTableOnlyIsCaptured() throws Exception {
+        String role = TestServices.uniqueName("eventflow_it_app");
+        sql("CREATE TABLE public.invoices (id bigint PRIMARY KEY, amount numeric)",
+                "SELECT eventflow.enable_capture('public.invoices')",
+                "CREATE ROLE " + role + " LOGIN",
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON public.invoices TO " + role);
+        try {
+            try (Connection app = DriverManager.getConnection(TestServices.jdbcUrl(database), role, null);
+                    Statement st = app.createStatement()) {
+                st.execute("INSERT INTO public.invoices VALUES (1, 10)");
+                st.execute("UPDATE public.invoices SET amount = 12 WHERE id = 1");
+                st.execute("DELETE FROM public.invoices WHERE id = 1");
+                // and the role has no rights on EventFlow's own objects
+                SQLException denied = assertThrows(SQLException.class, () -> st.executeQuery("SELECT 1 FROM eventflow.change_log"));
+                assertEquals("42501", denied.getSQLState(), denied.getMessage());
+            }
+            List<Received> events = awaitEvents(3);
+            assertEquals(List.of("public.invoices.c", "public.invoices.u", "public.invoices.d"),
+                    events.stream().map(Received::routingKey).toList());
+            assertEquals(12, events.get(1).json().at("/after/amount").asInt());
+        } finally {
+            sql("DROP OWNED BY " + role, "DROP ROLE " + role);
+        }
     }
 
     @Test
