@@ -160,6 +160,35 @@ class CaptureEventsIT extends EventFlowTestSupport {
     }
 
     @Test
+    void aSnapshotPublishesTheRowsATableAlreadyHoldsBeforeTheirLaterChanges() throws Exception {
+        sql("CREATE TABLE public.products (id bigint PRIMARY KEY, title text, cost numeric)",
+                "INSERT INTO public.products VALUES (1, 'lamp', 3), (2, 'desk', 40), (3, 'chair', 25)",
+                "SELECT eventflow.enable_capture('public.products', 'cost')");
+        try (Connection c = db(); Statement st = c.createStatement();
+                var rs = st.executeQuery("SELECT eventflow.snapshot('public.products')")) {
+            rs.next();
+            assertEquals(3, rs.getLong(1), "rows logged");
+        }
+        sql("UPDATE public.products SET title = 'desk lamp' WHERE id = 1");
+
+        List<Received> events = awaitEvents(4);
+        assertEquals(List.of("public.products.r 1", "public.products.r 2", "public.products.r 3", "public.products.u 1"),
+                events.stream().map(r -> r.routingKey() + " " + r.json().at("/after/id").asLong()).toList());
+        JsonNode read = events.get(1).json();
+        assertEquals("r", read.get("op").asText());
+        assertTrue(read.get("before").isNull());
+        assertEquals("desk", read.at("/after/title").asText());
+        assertTrue(read.get("after").get("cost") == null, "masked column absent: " + read);
+        assertEquals("true", read.at("/source/snapshot").asText());
+        assertEquals("false", events.get(3).json().at("/source/snapshot").asText());
+
+        // a table that is not captured: a clear error, nothing logged
+        sql("CREATE TABLE public.drafts (id bigint PRIMARY KEY)");
+        SQLException refused = assertThrows(SQLException.class, () -> sql("SELECT eventflow.snapshot('public.drafts')"));
+        assertTrue(refused.getMessage().contains("capture is not enabled on public.drafts"), refused.getMessage());
+    }
+
+    @Test
     void maskedColumnsNeverLeaveTheDatabase() throws Exception {
         sql("CREATE TABLE public.accounts (id bigint PRIMARY KEY, login text, password_hash text)",
                 "SELECT eventflow.enable_capture('public.accounts', 'password_hash')",
