@@ -2,9 +2,13 @@ package io.eventflow;
 
 import io.eventflow.web.WebConfiguration;
 import org.apache.camel.main.Main;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Starts EventFlow: camel-main with the top-level application.properties and routes/. */
 public final class EventFlow {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EventFlow.class);
 
     private EventFlow() {
     }
@@ -20,6 +24,26 @@ public final class EventFlow {
     }
 
     public static void main(String[] args) throws Exception {
-        System.exit(create().run(args));
+        try {
+            System.exit(create().run(args));
+        } catch (RuntimeException e) {
+            StartupFailure failure = startupFailure(e);
+            if (failure == null) {
+                throw e;
+            }
+            // a reason the operator can act on: one line, no stack trace (at debug level for developers)
+            LOG.error("EventFlow could not start: {}", failure.getMessage());
+            LOG.debug("EventFlow could not start", e);
+            System.exit(1);
+        }
+    }
+
+    private static StartupFailure startupFailure(Throwable e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof StartupFailure failure) {
+                return failure;
+            }
+        }
+        return null;
     }
 }

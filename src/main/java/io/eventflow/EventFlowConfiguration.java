@@ -2,6 +2,8 @@ package io.eventflow;
 
 import java.lang.management.ManagementFactory;
 import java.net.URI;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.Properties;
 
 import javax.management.ObjectName;
@@ -19,6 +21,7 @@ import org.apache.camel.StartupListener;
 import org.apache.camel.support.service.ServiceSupport;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
@@ -38,6 +41,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private String postgresUrl;
     @PropertyInject(value = "eventflow.postgres.pool-size", defaultValue = "4")
     private int poolSize;
+    @PropertyInject(value = "eventflow.postgres.startup-timeout-ms", defaultValue = "60000")
+    private long startupTimeoutMs;
     @PropertyInject("eventflow.rabbitmq.url")
     private String rabbitUrl;
     @PropertyInject("eventflow.rabbitmq.exchange")
@@ -111,7 +116,12 @@ public class EventFlowConfiguration implements CamelConfiguration {
 
     @BindToRegistry(value = "dataSource", beanPostProcess = true)
     public DataSource dataSource() {
-        PostgresUrl url = PostgresUrl.parse(postgresUrl);
+        PostgresUrl url;
+        try {
+            url = PostgresUrl.parse(postgresUrl);
+        } catch (IllegalArgumentException e) {
+            throw new StartupFailure(e.getMessage(), e);
+        }
         HikariConfig config = new HikariConfig();
         config.setPoolName("eventflow-postgres");
         config.setJdbcUrl(url.jdbcUrl());
@@ -133,16 +143,48 @@ public class EventFlowConfiguration implements CamelConfiguration {
     }
 
     private void migrate(DataSource dataSource, PostgresUrl url) {
+        awaitPostgres(dataSource, url);
         LOG.info("Applying migrations from {} to {}", migrations, url);
-        var result = Flyway.configure()
-                .dataSource(dataSource)
-                .locations(migrations)
-                .schemas("eventflow")
-                .createSchemas(true)
-                .table("flyway_schema_history")
-                .load()
-                .migrate();
-        LOG.info("Schema at version {} ({} migrations applied)", result.targetSchemaVersion, result.migrationsExecuted);
+        try {
+            var result = Flyway.configure()
+                    .dataSource(dataSource)
+                    .locations(migrations)
+                    .schemas("eventflow")
+                    .createSchemas(true)
+                    .table("flyway_schema_history")
+                    .load()
+                    .migrate();
+            LOG.info("Schema at version {} ({} migrations applied)", result.targetSchemaVersion, result.migrationsExecuted);
+        } catch (FlywayException e) {
+            throw new StartupFailure("could not apply the migrations of " + migrations + " to " + url + ": "
+                    + ChangePublisher.rootMessage(e), e);
+        }
+    }
+
+    /**
+     * Migrations run before any route: when PostgreSQL is not there yet (a host that boots the
+     * database after EventFlow), wait for it, saying so, up to eventflow.postgres.startup-timeout-ms.
+     */
+    private void awaitPostgres(DataSource dataSource, PostgresUrl url) {
+        long deadline = System.nanoTime() + startupTimeoutMs * 1_000_000L;
+        while (true) {
+            try (Connection connection = dataSource.getConnection()) {
+                return;
+            } catch (SQLException e) {
+                String reason = ChangePublisher.rootMessage(e);
+                if (System.nanoTime() >= deadline) {
+                    throw new StartupFailure("PostgreSQL is not reachable at " + url + " (eventflow.postgres.url, PG_CONNECTION_STRING) after "
+                            + startupTimeoutMs / 1000 + " s: " + reason, e);
+                }
+                LOG.warn("Waiting for PostgreSQL at {}: {}", url, reason);
+                try {
+                    Thread.sleep(Math.min(2000, Math.max(1, startupTimeoutMs / 2)));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new StartupFailure("interrupted while waiting for PostgreSQL at " + url, interrupted);
+                }
+            }
+        }
     }
 
     /** The LISTEN connection of the pgevent consumer (pgjdbc-ng driver). */
@@ -188,7 +230,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
         try {
             factory.setUri(URI.create(rabbitUrl.trim()));
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("RABBITMQ_URL / eventflow.rabbitmq.url is not a valid AMQP URI: " + e.getMessage());
+            throw new StartupFailure("RABBITMQ_URL / eventflow.rabbitmq.url is not a valid AMQP URI: " + e.getMessage(), e);
         }
         if (factory.getVirtualHost() == null || factory.getVirtualHost().isEmpty()) {
             // amqp://host:5672/ names the empty vhost; users mean the default one

@@ -1,0 +1,69 @@
+package io.eventflow;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import io.eventflow.support.TestServices;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * An operator starts the runnable jar with something wrong: EventFlow says what, in one line, and
+ * exits with status 1, instead of a stack trace (or of running without its database).
+ */
+class StartupIT {
+
+    private record Run(int exitCode, String output) {
+    }
+
+    private static Run startJar(Map<String, String> environment) throws IOException, InterruptedException {
+        Path jar = Path.of("target", "eventflow.jar");
+        assertTrue(Files.exists(jar), "the runnable jar is built before the integration tests (mvn verify)");
+        String java = ProcessHandle.current().info().command().orElse("java");
+        ProcessBuilder builder = new ProcessBuilder(List.of(java, "-jar", jar.toString())).redirectErrorStream(true);
+        builder.environment().putAll(Map.of(
+                "EVENTFLOW_HTTP_PORT", String.valueOf(TestServices.freePort()),
+                "EVENTFLOW_JMX_PORT", "0",
+                "CAMEL_MAIN_ROUTES_RELOAD_ENABLED", "false"));
+        builder.environment().putAll(environment);
+        Process process = builder.start();
+        if (!process.waitFor(90, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("EventFlow neither started nor gave up within 90 s");
+        }
+        return new Run(process.exitValue(), new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+
+    private static void assertOneClearLine(Run run, String expected) {
+        assertEquals(1, run.exitCode(), run.output());
+        assertTrue(run.output().contains("EventFlow could not start: " + expected), run.output());
+        assertFalse(run.output().lines().anyMatch(line -> line.startsWith("\tat ") || line.startsWith("Caused by:")),
+                "no stack trace: " + run.output());
+    }
+
+    @Test
+    void unreachablePostgresIsWaitedForThenNamed() throws Exception {
+        int closedPort = TestServices.freePort();
+        Run run = startJar(Map.of(
+                "PG_CONNECTION_STRING", "postgresql://postgres@127.0.0.1:" + closedPort + "/nowhere",
+                "EVENTFLOW_POSTGRES_STARTUP_TIMEOUT_MS", "8000"));
+        assertOneClearLine(run, "PostgreSQL is not reachable at postgresql://postgres@127.0.0.1:" + closedPort + "/nowhere");
+        assertTrue(run.output().contains("Waiting for PostgreSQL at"), "it said it was waiting: " + run.output());
+    }
+
+    @Test
+    void aConnectionStringThatIsNotOneIsNamed() throws Exception {
+        assertOneClearLine(startJar(Map.of("PG_CONNECTION_STRING", "mysql://db.example.com/shop")),
+                "PostgreSQL connection string must start with postgresql:// or postgres://");
+        assertOneClearLine(startJar(Map.of("RABBITMQ_URL", "amqp://guest@broker example:5672")),
+                "RABBITMQ_URL / eventflow.rabbitmq.url is not a valid AMQP URI");
+    }
+}
