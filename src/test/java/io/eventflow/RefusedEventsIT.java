@@ -26,11 +26,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RefusedEventsIT extends EventFlowTestSupport {
 
     private static final int MAX_MESSAGE_BYTES = 20_000;
+    private int maxMessageBytes = MAX_MESSAGE_BYTES;
 
     @Override
     protected Map<String, String> properties() {
         return Map.of(
-                "eventflow.rabbitmq.max-message-bytes", String.valueOf(MAX_MESSAGE_BYTES),
+                "eventflow.rabbitmq.max-message-bytes", String.valueOf(maxMessageBytes),
                 "eventflow.stats.interval-ms", "300",
                 "eventflow.capture.poll-interval-ms", "200");
     }
@@ -70,6 +71,26 @@ class RefusedEventsIT extends EventFlowTestSupport {
         }
         // counted where operators look
         await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/metrics").body().contains("eventflow_failed_total 2.0"));
+
+        // the operator raised the broker's limit, and EventFlow's with it, and puts the set-aside insert
+        // back: it is published, after everything else, with a new id
+        stopApp();
+        maxMessageBytes = 1_000_000;
+        app = startApp();
+        try (var c = db(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT eventflow.republish_failed(min(change_id)) FROM eventflow.failed_change")) {
+            rs.next();
+            assertEquals(1, rs.getLong(1), "changes put back");
+        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() == 3);
+        Received republished = consumer.received().get(2);
+        assertEquals("public.users.c " + bigUser, republished.routingKey() + " " + republished.json().at("/after/id").asLong());
+        assertEquals(big, republished.json().at("/after/name").asText());
+        assertTrue(Long.parseLong(republished.messageId()) > Long.parseLong(events.get(1).messageId()), "a new change id");
+        await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/metrics").body().contains("eventflow_failed_total 1.0"));
+        stopApp();
+        maxMessageBytes = MAX_MESSAGE_BYTES;
+        app = startApp();
     }
 
     @Test
