@@ -86,7 +86,7 @@ public class CaptureStats implements CaptureStatsMBean {
         FunctionCounter.builder("eventflow.failed", this, CaptureStats::getFailedTotal)
                 .description("Changes set aside unpublished in eventflow.failed_change").register(registry);
         FunctionCounter.builder("eventflow.capture.failures", this, CaptureStats::getCaptureFailures)
-                .description("Capture batches that failed and were retried").register(registry);
+                .description("Capture steps that failed (a batch, the listener check, the clean-up) and were retried").register(registry);
     }
 
     @Override

@@ -14,7 +14,7 @@ public interface CaptureStatsMBean {
     /** Changes set aside unpublished (eventflow.failed_change). */
     long getFailedTotal();
 
-    /** Capture batches that failed (and were retried) since start. */
+    /** Capture steps that failed (a batch, the listener check, the clean-up) and were retried, since start. */
     long getCaptureFailures();
 
     /** When, where and why the last capture batch failed; empty if none did. */

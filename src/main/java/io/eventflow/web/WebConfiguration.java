@@ -1,11 +1,11 @@
 package io.eventflow.web;
 
-import io.eventflow.CaptureStats;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.eventflow.CaptureStats;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
@@ -23,7 +23,8 @@ import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
  * The beans of the web demo (routes/web.camel.yaml and routes/stream.camel.yaml): the form
  * validator, the HTML fragments, the change cards, the stream's queue, the SSE hub and the status
  * strip. Once the HTTP server runs, the hub's GET /events handler and a 404 fragment for unknown
- * paths (405 for a known path asked with a method it does not take) are added to Camel's own Vert.x router.
+ * paths (405 for a known path asked with a method it does not take) are added to Camel's own
+ * Vert.x router.
  */
 public class WebConfiguration implements CamelConfiguration {
 
