@@ -2,6 +2,8 @@ package io.eventflow;
 
 import java.lang.management.ManagementFactory;
 import java.net.URI;
+import java.net.URISyntaxException;
+import java.security.GeneralSecurityException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Properties;
@@ -11,6 +13,7 @@ import javax.management.ObjectName;
 import javax.sql.DataSource;
 
 import com.impossibl.postgres.jdbc.PGDataSource;
+import com.rabbitmq.client.ConnectionFactory;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import org.apache.camel.BindToRegistry;
@@ -114,6 +117,18 @@ public class EventFlowConfiguration implements CamelConfiguration {
         });
     }
 
+    /** RABBITMQ_URL as a URI, or a StartupFailure saying what is wrong with it. */
+    private URI rabbitUri() {
+        try {
+            URI uri = URI.create(rabbitUrl.trim());
+            // what the broker client itself refuses (scheme, port), refused here already
+            new ConnectionFactory().setUri(uri);
+            return uri;
+        } catch (RuntimeException | GeneralSecurityException | URISyntaxException e) {
+            throw new StartupFailure("RABBITMQ_URL / eventflow.rabbitmq.url is not a valid AMQP URI: " + e.getMessage(), e);
+        }
+    }
+
     @BindToRegistry(value = "dataSource", beanPostProcess = true)
     public DataSource dataSource() {
         PostgresUrl url;
@@ -122,6 +137,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
         } catch (IllegalArgumentException e) {
             throw new StartupFailure(e.getMessage(), e);
         }
+        // both connection strings are checked before anything connects (or waits for PostgreSQL)
+        rabbitUri();
         HikariConfig config = new HikariConfig();
         config.setPoolName("eventflow-postgres");
         config.setJdbcUrl(url.jdbcUrl());
@@ -227,11 +244,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
 
     private CachingConnectionFactory connectionFactory(String connectionName) {
         CachingConnectionFactory factory = new CachingConnectionFactory();
-        try {
-            factory.setUri(URI.create(rabbitUrl.trim()));
-        } catch (RuntimeException e) {
-            throw new StartupFailure("RABBITMQ_URL / eventflow.rabbitmq.url is not a valid AMQP URI: " + e.getMessage(), e);
-        }
+        factory.setUri(rabbitUri());
         if (factory.getVirtualHost() == null || factory.getVirtualHost().isEmpty()) {
             // amqp://host:5672/ names the empty vhost; users mean the default one
             factory.setVirtualHost("/");
