@@ -10,6 +10,7 @@ import java.util.stream.Collectors;
 import com.rabbitmq.client.Channel;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
+import io.eventflow.support.SseClient;
 import io.eventflow.support.TestServices;
 import org.junit.jupiter.api.Test;
 
@@ -69,8 +70,12 @@ class RefusedEventsIT extends EventFlowTestSupport {
             assertEquals("small", rs.getString("after"));
             assertFalse(rs.next(), "only those two");
         }
-        // counted where operators look
+        // counted where operators look, and on the demo page's status strip
         await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/metrics").body().contains("eventflow_failed_total 2.0"));
+        try (SseClient page = new SseClient(url("/events"))) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> page.find("stats",
+                    e -> e.data().contains("<div data-stat=\"failed\"><dt>set aside</dt><dd>2</dd></div>")) != null);
+        }
 
         // the operator raised the broker's limit, and EventFlow's with it, and puts the set-aside insert
         // back: it is published, after everything else, with a new id

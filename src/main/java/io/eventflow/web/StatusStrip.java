@@ -8,7 +8,8 @@ import static io.eventflow.web.Html.escape;
 
 /**
  * The page's status strip: changes published in total, backlog (committed, not yet published), lag
- * (age of the oldest unpublished change) and events per second, measured between two renderings.
+ * (age of the oldest unpublished change) and events per second, measured between two renderings;
+ * and, when there are any, the changes set aside unpublished.
  */
 public class StatusStrip {
 
@@ -35,6 +36,8 @@ public class StatusStrip {
                 + item("backlog", "backlog", String.valueOf(stats.getBacklog()))
                 + item("lag", "lag", String.format(Locale.ROOT, "%.1f s", stats.getLagSeconds()))
                 + item("rate", "events/s", String.format(Locale.ROOT, "%.1f", perSecond))
+                // changes the broker could not take at all (too large), kept in eventflow.failed_change
+                + (stats.getFailedTotal() == 0 ? "" : item("failed", "set aside", String.valueOf(stats.getFailedTotal())))
                 + "</dl>"
                 + (error.isEmpty() ? "" : "<p class=\"problem\">" + escape(error) + "</p>");
     }
