@@ -89,7 +89,7 @@ class DowntimeIT extends EventFlowTestSupport {
             // the restart) was declared again, and the page that stayed open gets the next change
             long id = insertUser("After the broker restart", "restarted@example.com");
             await().atMost(Duration.ofSeconds(30))
-                    .until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);
+                    .until(() -> browser.change(id) != null);
         }
     }
 }

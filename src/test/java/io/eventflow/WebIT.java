@@ -265,7 +265,7 @@ class WebIT extends EventFlowTestSupport {
 
             long id = insertUser(XSS, "stream@example.com");
             SseClient.Event created = await().atMost(Duration.ofSeconds(20))
-                    .until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")), e -> e != null);
+                    .until(() -> browser.change(id), e -> e != null);
             // the card: operation, table, row id, change id (= the SSE id and the AMQP message_id), escaped
             assertTrue(created.data().contains("data-op=\"c\""), created.data());
             assertTrue(created.data().contains("data-table=\"public.users\""));
@@ -284,7 +284,7 @@ class WebIT extends EventFlowTestSupport {
 
             sql("UPDATE public.users SET email = 'moved@example.com' WHERE id = " + id);
             SseClient.Event updated = await().atMost(Duration.ofSeconds(20))
-                    .until(() -> browser.find("change", e -> e.data().contains("data-op=\"u\"") && e.data().contains("data-row-id=\"" + id + "\"")),
+                    .until(() -> browser.change(id, "u"),
                             e -> e != null);
             assertTrue(updated.data().contains("<li data-field=\"email\"><span class=\"field\">email</span>: <del>stream@example.com</del> → <ins>moved@example.com</ins></li>"),
                     updated.data());
@@ -292,7 +292,7 @@ class WebIT extends EventFlowTestSupport {
 
             sql("DELETE FROM public.users WHERE id = " + id);
             await().atMost(Duration.ofSeconds(20))
-                    .until(() -> browser.find("change", e -> e.data().contains("data-op=\"d\"") && e.data().contains("data-row-id=\"" + id + "\"")),
+                    .until(() -> browser.change(id, "d"),
                             e -> e != null);
 
             // the status strip and the heartbeat
@@ -309,7 +309,7 @@ class WebIT extends EventFlowTestSupport {
             leaves.close();
             awaitClients(1);
             long id = insertUser("Stays", "stays@example.com");
-            await().atMost(Duration.ofSeconds(20)).until(() -> stays.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);
+            await().atMost(Duration.ofSeconds(20)).until(() -> stays.change(id) != null);
         }
     }
 
@@ -319,12 +319,12 @@ class WebIT extends EventFlowTestSupport {
         try (SseClient first = new SseClient(url("/events"))) {
             long id = insertUser("Before", "before@example.com");
             lastId = await().atMost(Duration.ofSeconds(20))
-                    .until(() -> first.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")), e -> e != null).id();
+                    .until(() -> first.change(id), e -> e != null).id();
         }
         long missed = insertUser("Missed", "missed@example.com");
         await().atMost(Duration.ofSeconds(20)).until(() -> hub().getEventsSent() >= 2);
         try (SseClient again = new SseClient(url("/events"), lastId)) {
-            await().atMost(Duration.ofSeconds(10)).until(() -> again.find("change", e -> e.data().contains("data-row-id=\"" + missed + "\"")) != null);
+            await().atMost(Duration.ofSeconds(10)).until(() -> again.change(missed) != null);
         }
     }
 
@@ -371,7 +371,7 @@ class WebIT extends EventFlowTestSupport {
                 context().getRegistry().lookupByNameAndType(factory, CachingConnectionFactory.class).resetConnection();
             }
             long id = insertUser("After reconnect", "reconnect@example.com");
-            await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);
+            await().atMost(Duration.ofSeconds(30)).until(() -> browser.change(id) != null);
         }
     }
 
@@ -392,7 +392,7 @@ class WebIT extends EventFlowTestSupport {
             }
             // the queue is declared again on the next connection, and the consumer finds it
             long id = insertUser("After the broker closed", "closed@example.com");
-            await().atMost(Duration.ofSeconds(30)).until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + id + "\"")) != null);
+            await().atMost(Duration.ofSeconds(30)).until(() -> browser.change(id) != null);
         }
     }
 
@@ -452,7 +452,7 @@ class WebIT extends EventFlowTestSupport {
                 }
                 long rowId = id;
                 SseClient.Event event = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(2))
-                        .until(() -> browser.find("change", e -> e.data().contains("data-row-id=\"" + rowId + "\"")), e -> e != null);
+                        .until(() -> browser.change(rowId), e -> e != null);
                 millis.add((event.receivedNanos() - committed) / 1e6);
                 // the same change at a plain AMQP consumer bound to the exchange: the capture part of it
                 String rowKey = "\"id\":" + rowId + ",";

@@ -491,12 +491,9 @@ public final class Benchmark {
         AtomicLong next = new AtomicLong();
         double seconds = parallel(settings.writers(), w -> {
             try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO public." + table + " (id, writer, v, seq, name) VALUES (?, ?, 0, ?, ?)")) {
+                    insertRowSql(table))) {
                 for (long i = next.getAndIncrement(); i < rows; i = next.getAndIncrement()) {
-                    ps.setLong(1, i);
-                    ps.setInt(2, w);
-                    ps.setLong(3, i);
-                    ps.setString(4, "writer " + w + " row " + i);
+                    bindRow(ps, i, w, i);
                     ps.executeUpdate();
                     if (commits != null) {
                         commits.committed(i, System.nanoTime());
@@ -517,16 +514,13 @@ public final class Benchmark {
         AtomicLong next = new AtomicLong();
         double seconds = parallel(settings.writers(), w -> {
             try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO public." + table + " (id, writer, v, seq, name) VALUES (?, ?, 0, ?, ?)")) {
+                    insertRowSql(table))) {
                 c.setAutoCommit(false);
                 for (long t = next.getAndIncrement(); t < transactions; t = next.getAndIncrement()) {
                     long from = t * txRows;
                     long to = Math.min(rows, from + txRows);
                     for (long i = from; i < to; i++) {
-                        ps.setLong(1, i);
-                        ps.setInt(2, w);
-                        ps.setLong(3, i);
-                        ps.setString(4, "writer " + w + " row " + i);
+                        bindRow(ps, i, w, i);
                         ps.addBatch();
                     }
                     ps.executeBatch();
@@ -557,7 +551,7 @@ public final class Benchmark {
         double seconds = parallel(writers, w -> {
             try (Connection c = connect();
                     PreparedStatement insert = c.prepareStatement(
-                            "INSERT INTO public." + table + " (id, writer, v, seq, name) VALUES (?, ?, 0, ?, ?)");
+                            insertRowSql(table));
                     PreparedStatement update = c.prepareStatement(
                             "UPDATE public." + table + " SET v = v + 1, seq = ? WHERE id = ?")) {
                 int k = 0;
@@ -569,10 +563,7 @@ public final class Benchmark {
                     }
                     long row = (long) w * rowsPerWriter + (k % rowsPerWriter);
                     if (k < rowsPerWriter) {
-                        insert.setLong(1, row);
-                        insert.setInt(2, w);
-                        insert.setLong(3, seq);
-                        insert.setString(4, "writer " + w + " row " + row);
+                        bindRow(insert, row, w, seq);
                         insert.executeUpdate();
                     } else {
                         update.setLong(1, seq);
@@ -584,6 +575,18 @@ public final class Benchmark {
             }
         });
         return new WriterResult(total, total, seconds);
+    }
+
+    /** The INSERT every workload writes its rows with: id, writer, v = 0, seq, name. */
+    private static String insertRowSql(String table) {
+        return "INSERT INTO public." + table + " (id, writer, v, seq, name) VALUES (?, ?, 0, ?, ?)";
+    }
+
+    private static void bindRow(PreparedStatement insert, long row, int writer, long seq) throws SQLException {
+        insert.setLong(1, row);
+        insert.setInt(2, writer);
+        insert.setLong(3, seq);
+        insert.setString(4, "writer " + writer + " row " + row);
     }
 
     interface Writer {

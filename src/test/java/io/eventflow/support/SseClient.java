@@ -101,6 +101,16 @@ public final class SseClient implements AutoCloseable {
         return events(name).stream().filter(match).findFirst().orElse(null);
     }
 
+    /** The first change card of a table row, of any operation; null while there is none. */
+    public Event change(long rowId) {
+        return find("change", e -> e.data().contains("data-row-id=\"" + rowId + "\""));
+    }
+
+    /** The first change card of a table row with that operation (c, u, d, r); null while there is none. */
+    public Event change(long rowId, String op) {
+        return find("change", e -> e.data().contains("data-op=\"" + op + "\"") && e.data().contains("data-row-id=\"" + rowId + "\""));
+    }
+
     public List<String> comments() {
         synchronized (comments) {
             return new ArrayList<>(comments);
