@@ -28,6 +28,9 @@ import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
  */
 public class WebConfiguration implements CamelConfiguration {
 
+    /** A path parameter ({@code :id}) or wildcard ({@code *}) in a Vert.x route path. */
+    private static final Pattern ROUTE_PATH_PARAMETER = Pattern.compile(":\\w+|\\*");
+
     @PropertyInject("eventflow.http.port")
     private int httpPort;
     @PropertyInject("eventflow.rabbitmq.exchange")
@@ -116,7 +119,7 @@ public class WebConfiguration implements CamelConfiguration {
     /** A Vert.x route path ({@code /users/:id}, {@code /static/*}) as a regex on request paths. */
     static Pattern pathPattern(String routePath) {
         String path = routePath.length() > 1 && routePath.endsWith("/") ? routePath.substring(0, routePath.length() - 1) : routePath;
-        Matcher part = Pattern.compile(":\\w+|\\*").matcher(path);
+        Matcher part = ROUTE_PATH_PARAMETER.matcher(path);
         StringBuilder regex = new StringBuilder();
         int from = 0;
         while (part.find()) {
