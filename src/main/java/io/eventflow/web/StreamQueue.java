@@ -70,8 +70,4 @@ public class StreamQueue implements ConnectionListener {
             LOG.info("Stream queue {} not deleted ({}): it expires on the broker", queue, e.getMessage());
         }
     }
-
-    public String getQueue() {
-        return queue;
-    }
 }
