@@ -12,6 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.camel.Body;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Header;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import org.springframework.amqp.rabbit.connection.ChannelProxy;
@@ -33,12 +35,14 @@ public class ChangePublisher {
     }
 
     private final RabbitTemplate template;
+    private final ObjectMapper json;
     private final String unroutedExchange;
     private final long confirmTimeoutMs;
     private final Set<String> declared = ConcurrentHashMap.newKeySet();
 
-    public ChangePublisher(RabbitTemplate template, String unroutedExchange, long confirmTimeoutMs) {
+    public ChangePublisher(RabbitTemplate template, ObjectMapper json, String unroutedExchange, long confirmTimeoutMs) {
         this.template = template;
+        this.json = json;
         this.unroutedExchange = unroutedExchange;
         this.confirmTimeoutMs = confirmTimeoutMs;
     }
@@ -49,12 +53,12 @@ public class ChangePublisher {
     }
 
     /**
-     * Adds one change, as read by the capture route, to the batch: the event JSON becomes the body;
-     * the change id the AMQP message_id; the change key {@code <schema>.<table>.<op>} the type.
+     * Adds one change, as the capture route unmarshalled it, to the batch: its event, as JSON, becomes
+     * the body; the change id the AMQP message_id; the change key {@code <schema>.<table>.<op>} the type.
      */
     public void stage(@ExchangeProperty("outgoing") List<Outgoing> batch, @Body Map<String, Object> change,
-            @Header("routingKey") String routingKey) {
-        String event = (String) change.get("event");
+            @Header("routingKey") String routingKey) throws JsonProcessingException {
+        byte[] event = json.writeValueAsBytes(change.get("event"));
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
                 .messageId(String.valueOf(change.get("id")))
                 .contentType("application/json")
@@ -65,7 +69,7 @@ public class ChangePublisher {
                 .type((String) change.get("change"))
                 .appId("eventflow")
                 .build();
-        batch.add(new Outgoing(routingKey, props, event.getBytes(StandardCharsets.UTF_8)));
+        batch.add(new Outgoing(routingKey, props, event));
     }
 
     /**

@@ -12,6 +12,7 @@ import javax.management.ObjectName;
 
 import javax.sql.DataSource;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.impossibl.postgres.jdbc.PGDataSource;
 import com.rabbitmq.client.ConnectionFactory;
 import com.zaxxer.hikari.HikariConfig;
@@ -69,6 +70,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
 
     private final WakeupListener wakeupListener = new WakeupListener(1000);
     private final CaptureStats captureStats = new CaptureStats(wakeupListener);
+    private final ObjectMapper eventJson = EventJson.mapper();
     private HikariDataSource pool;
     private CachingConnectionFactory rabbit;
     private CachingConnectionFactory streamRabbit;
@@ -256,9 +258,14 @@ public class EventFlowConfiguration implements CamelConfiguration {
         return factory;
     }
 
+    @BindToRegistry("eventJson")
+    public ObjectMapper eventJson() {
+        return eventJson;
+    }
+
     @BindToRegistry("changePublisher")
     public ChangePublisher changePublisher() {
-        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), unroutedExchange, confirmTimeoutMs);
+        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), eventJson, unroutedExchange, confirmTimeoutMs);
         publisher.declareQuietly(exchange);
         return publisher;
     }

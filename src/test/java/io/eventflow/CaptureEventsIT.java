@@ -8,7 +8,9 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.TestServices;
@@ -96,6 +98,33 @@ class CaptureEventsIT extends EventFlowTestSupport {
         assertEquals(big, r.json().at("/after/name").asText(), "1 MB name arrives byte for byte");
         assertEquals(id, r.json().at("/after/id").asLong());
         assertTrue(r.body().length() > 1024 * 1024);
+    }
+
+    @Test
+    void numbersTextAndNestedJsonArriveAsPostgresHoldsThem() throws Exception {
+        sql("CREATE TABLE public.measures (id bigint PRIMARY KEY, amount numeric(40,20), ratio float8, big numeric,"
+                + " tiny numeric, doc jsonb, note text)",
+                "SELECT eventflow.enable_capture('public.measures')",
+                "INSERT INTO public.measures VALUES (1, 12345678901234567890.12345678901234567890, 0.1,"
+                        + " 123456789012345678901234567890, 0.00000001,"
+                        + " '{\"a\": [1, 2.50, {\"b\": null}], \"k\": \"v\\\"q\"}',"
+                        + " E'line\\nbreak \\u00e9 <b>&amp;')");
+
+        Received r = awaitEvents(1).get(0);
+        for (String number : List.of("12345678901234567890.12345678901234567890", "123456789012345678901234567890",
+                "0.00000001", "2.50")) {
+            assertTrue(r.body().contains(number), number + " written as PostgreSQL writes it: " + r.body());
+        }
+        // the row as PostgreSQL's to_jsonb gives it, compared with every number's digits and scale
+        ObjectMapper exact = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
+        String row;
+        try (Connection c = db(); Statement st = c.createStatement();
+                var rs = st.executeQuery("SELECT to_jsonb(m)::text FROM public.measures m")) {
+            rs.next();
+            row = rs.getString(1);
+        }
+        assertEquals(exact.readTree(row), exact.readTree(r.body()).get("after"));
+        assertEquals("line\nbreak \u00e9 <b>&amp;", r.json().at("/after/note").asText());
     }
 
     @Test

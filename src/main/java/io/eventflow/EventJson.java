@@ -1,0 +1,40 @@
+package io.eventflow;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamWriteConstraints;
+import com.fasterxml.jackson.core.StreamWriteFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+/**
+ * The JSON mapper for change events, both ways (the capture route's unmarshal step, the publisher's
+ * bytes): a row comes out as PostgreSQL wrote it. Decimals are read as BigDecimal and written in
+ * plain digits as PostgreSQL writes numbers (a double would round a numeric(30,10)); Jackson's
+ * guards against hostile input (strings over 20 MB, numbers over 1000 digits, nesting over 1000
+ * levels) are lifted, since the input is PostgreSQL's own jsonb, which a row of any size may hold.
+ */
+public final class EventJson {
+
+    private EventJson() {
+    }
+
+    public static ObjectMapper mapper() {
+        JsonFactory factory = JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder()
+                        .maxStringLength(Integer.MAX_VALUE)
+                        .maxNumberLength(Integer.MAX_VALUE)
+                        .maxNameLength(Integer.MAX_VALUE)
+                        .maxNestingDepth(Integer.MAX_VALUE)
+                        .build())
+                .streamWriteConstraints(StreamWriteConstraints.builder()
+                        .maxNestingDepth(Integer.MAX_VALUE)
+                        .build())
+                .enable(StreamWriteFeature.WRITE_BIGDECIMAL_AS_PLAIN)
+                .build();
+        return JsonMapper.builder(factory)
+                .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .build();
+    }
+}
