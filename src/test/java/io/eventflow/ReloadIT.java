@@ -109,7 +109,7 @@ class ReloadIT extends EventFlowTestSupport {
             editCaptureRoute(List.of(
                     "        - split:\n",
                     "                                method: stage\n",
-                    "method: \"send(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')\"\n"), List.of(
+                    "method: \"publish(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')\"\n"), List.of(
                     """
                             - setProperty:
                                 name: audit
@@ -129,7 +129,7 @@ class ReloadIT extends EventFlowTestSupport {
                                                           method: "stage(${exchangeProperty.audit}, ${body}, ${header.routingKey})"
                     """,
                     """
-                    method: "send(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')"
+                    method: "publish(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')"
                             - bean:
                                 ref: changePublisher
                                 method: "publish(${exchangeProperty.audit}, '%s')"
