@@ -11,6 +11,7 @@ import java.util.List;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.TestServices;
@@ -66,14 +67,18 @@ class CaptureEventsIT extends EventFlowTestSupport {
         assertTrue(create.at("/source/ts_ms").asLong() > 0);
         assertTrue(create.get("ts_ms").asLong() >= create.at("/source/ts_ms").asLong());
 
+        // full rows on every side: the update's before is the row as created, its after the same
+        // row with the new name, the delete's before the row as updated
         JsonNode update = u.json();
         assertEquals("u", update.get("op").asText());
-        assertEquals("Ada Lovelace", update.at("/before/name").asText());
-        assertEquals("Ada King", update.at("/after/name").asText());
+        assertEquals(create.get("after"), update.get("before"));
+        ObjectNode renamed = create.get("after").deepCopy();
+        renamed.put("name", "Ada King");
+        assertEquals(renamed, update.get("after"));
 
         JsonNode delete = d.json();
         assertEquals("d", delete.get("op").asText());
-        assertEquals("Ada King", delete.at("/before/name").asText());
+        assertEquals(renamed, delete.get("before"));
         assertTrue(delete.get("after").isNull());
 
         long previous = 0;
@@ -229,5 +234,19 @@ class CaptureEventsIT extends EventFlowTestSupport {
             assertTrue(!r.body().contains("hash"), "masked column absent: " + r.body());
         }
         assertEquals("ada", events.get(1).json().at("/after/login").asText());
+        try (Connection c = db(); Statement st = c.createStatement();
+                var rs = st.executeQuery("SELECT masked_columns::text FROM eventflow.captured_tables WHERE table_name = 'accounts'")) {
+            assertTrue(rs.next());
+            assertEquals("{password_hash}", rs.getString(1), "captured_tables names the masked columns");
+        }
+
+        // a misspelt column would have masked nothing: refused, and the masking in place stays
+        SQLException refused = assertThrows(SQLException.class,
+                () -> sql("SELECT eventflow.enable_capture('public.accounts', 'pasword_hash')"));
+        assertTrue(refused.getMessage().contains("cannot mask pasword_hash on accounts: no such column"), refused.getMessage());
+        sql("UPDATE public.accounts SET password_hash = 'third-hash', login = 'ada2' WHERE id = 1");
+        Received third = awaitEvents(3).get(2);
+        assertEquals("ada2", third.json().at("/after/login").asText());
+        assertTrue(!third.body().contains("hash"), "still masked: " + third.body());
     }
 }
