@@ -5,6 +5,8 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.security.GeneralSecurityException;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Properties;
 
@@ -57,6 +59,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private long confirmTimeoutMs;
     @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
     private String migrations;
+    @PropertyInject(value = "eventflow.capture.cursor", defaultValue = "default")
+    private String cursor;
     @PropertyInject(value = "eventflow.jmx.host", defaultValue = "127.0.0.1")
     private String jmxHost;
     @PropertyInject(value = "eventflow.jmx.bind-address", defaultValue = "127.0.0.1")
@@ -158,7 +162,30 @@ public class EventFlowConfiguration implements CamelConfiguration {
         config.setDataSourceProperties(props);
         pool = new HikariDataSource(config);
         migrate(pool, url);
+        checkCursor(pool);
         return pool;
+    }
+
+    /**
+     * The read position named by eventflow.capture.cursor must exist: the capture routes read and
+     * move that row, and with none they would find nothing to publish, without a word.
+     */
+    private void checkCursor(DataSource dataSource) {
+        try (Connection connection = dataSource.getConnection();
+                PreparedStatement query = connection.prepareStatement(
+                        "SELECT count(*) FILTER (WHERE name = ?), string_agg(quote_literal(name), ', ' ORDER BY name) FROM eventflow.capture_state")) {
+            query.setString(1, cursor);
+            try (ResultSet rs = query.executeQuery()) {
+                rs.next();
+                if (rs.getLong(1) == 0) {
+                    throw new StartupFailure("eventflow.capture.cursor is '" + cursor + "', a read position eventflow.capture_state does not have (it has "
+                            + rs.getString(2) + "); to start a new one from now: INSERT INTO eventflow.capture_state (name, lo_snapshot) VALUES ('"
+                            + cursor + "', pg_current_snapshot())", null);
+                }
+            }
+        } catch (SQLException e) {
+            throw new StartupFailure("could not read eventflow.capture_state: " + ChangePublisher.rootMessage(e), e);
+        }
     }
 
     private void migrate(DataSource dataSource, PostgresUrl url) {

@@ -69,4 +69,22 @@ class StartupIT {
                 "PG_CONNECTION_STRING", "postgresql://postgres@127.0.0.1:" + TestServices.freePort() + "/nowhere")),
                 "RABBITMQ_URL / eventflow.rabbitmq.url is not a valid AMQP URI");
     }
+
+    @Test
+    void aReadPositionThatDoesNotExistIsNamed() throws Exception {
+        // a misspelt cursor would otherwise read nothing, publish nothing and say nothing
+        String database = TestServices.uniqueName("eventflow_it");
+        TestServices.createDatabase(database);
+        try {
+            Run run = startJar(Map.of(
+                    "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
+                    "RABBITMQ_URL", TestServices.amqpUrl(),
+                    "EVENTFLOW_CAPTURE_CURSOR", "defualt"));
+            assertOneClearLine(run, "eventflow.capture.cursor is 'defualt', a read position eventflow.capture_state does not have (it has 'default')");
+            assertTrue(run.output().contains("INSERT INTO eventflow.capture_state (name, lo_snapshot) VALUES ('defualt', pg_current_snapshot())"),
+                    run.output());
+        } finally {
+            TestServices.dropDatabase(database);
+        }
+    }
 }
