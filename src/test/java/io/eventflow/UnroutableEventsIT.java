@@ -48,4 +48,33 @@ class UnroutableEventsIT extends EventFlowTestSupport {
             assertEquals(2, unrouted.getProps().getDeliveryMode());
         }
     }
+
+    @Test
+    void exchangesRemovedWhileRunningAreDeclaredAgainByEventFlow() throws Exception {
+        // the test's consumer declared them too: gone now, only EventFlow can bring them back
+        try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
+            ch.exchangeDelete(exchange);
+            ch.queueDelete(unroutedExchange);
+            ch.exchangeDelete(unroutedExchange);
+        }
+        insertUser("Redeclared", "redeclared@example.com");
+
+        // the change exchange is back, with its alternate exchange: nothing is bound to it now, so
+        // the event is in the unrouted queue, declared again as well
+        try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection()) {
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+                try (Channel ch = c.createChannel()) {
+                    return ch.queueDeclarePassive(unroutedExchange).getMessageCount() >= 1;
+                }
+            });
+            try (Channel ch = c.createChannel()) {
+                GetResponse unrouted = ch.basicGet(unroutedExchange, true);
+                assertNotNull(unrouted);
+                assertEquals("public.users.c", unrouted.getEnvelope().getRoutingKey());
+                assertTrue(new String(unrouted.getBody(), StandardCharsets.UTF_8).contains("Redeclared"));
+                // declared as a durable topic exchange with that alternate exchange: the same declaration is accepted
+                ch.exchangeDeclare(exchange, "topic", true, false, Map.of("alternate-exchange", unroutedExchange));
+            }
+        }
+    }
 }
