@@ -25,6 +25,7 @@ EXPOSE 8080 9010
 # the JVM flags of bin/eventflow, which the benchmark measures (README: Benchmarks)
 ENV JAVA_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m -Xmx1g -Xss512k -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=32m -Dio.netty.allocator.numDirectArenas=1 -Dio.netty.allocator.numHeapArenas=1 -XX:+ExitOnOutOfMemoryError" \
     MALLOC_ARENA_MAX=2
+# on the HTTP port EventFlow listens on: EVENTFLOW_HTTP_PORT (eventflow.http.port) when set, else 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080 && printf "GET /observe/health/live HTTP/1.0\r\n\r\n" >&3 && head -1 <&3 | grep -q " 200 "'
+  CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/${EVENTFLOW_HTTP_PORT:-8080} && printf "GET /observe/health/live HTTP/1.0\r\n\r\n" >&3 && head -1 <&3 | grep -q " 200 "'
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar eventflow.jar"]

@@ -69,7 +69,7 @@ public class CaptureStats implements CaptureStatsMBean {
 
     /**
      * Registers eventflow_published_total, eventflow_backlog, eventflow_lag_seconds,
-     * eventflow_failed_total and eventflow_capture_failures_total, again after
+     * eventflow_failed_total, eventflow_capture_failures_total and eventflow_listener_state, again after
      * Camel cleared the registry (it does when routes are reloaded).
      */
     public void bindTo(MeterRegistry registry) {
@@ -87,6 +87,11 @@ public class CaptureStats implements CaptureStatsMBean {
                 .description("Changes set aside unpublished in eventflow.failed_change").register(registry);
         FunctionCounter.builder("eventflow.capture.failures", this, CaptureStats::getCaptureFailures)
                 .description("Capture steps that failed (a batch, the listener check, the clean-up) and were retried").register(registry);
+        // one series per state, 1 for the current one: a listener stuck in DEAD/RESTARTING shows as a flat line
+        for (WakeupListener.State state : WakeupListener.State.values()) {
+            Gauge.builder("eventflow.listener.state", listener, l -> l.getState() == state ? 1 : 0).tag("state", state.name())
+                    .description("Wake-up listener state (1 for the current one)").register(registry);
+        }
     }
 
     @Override

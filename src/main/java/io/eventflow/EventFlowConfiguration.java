@@ -321,13 +321,18 @@ public class EventFlowConfiguration implements CamelConfiguration {
         return new ReadinessCheck("rabbitmq", () -> rabbit.createConnection().isOpen() ? null : "RabbitMQ connection is closed");
     }
 
-    /** Readiness: DOWN while the LISTEN connection is dead or doubled (it is being repaired). */
+    /**
+     * Readiness: DOWN from the moment the LISTEN connection is found dead or doubled until a probe
+     * sent after its restart has come back once. UP while STARTING: at process start nothing has
+     * failed yet, and the first probe is judged within a listener-check interval.
+     */
     @BindToRegistry("wakeupListenerReadiness")
     public ReadinessCheck wakeupListenerReadiness() {
         return new ReadinessCheck("wakeup-listener", () -> switch (wakeupListener.getState()) {
             case DEAD -> "wake-up listener is dead, restarting it";
             case DOUBLED -> "wake-up listener receives every notification twice, restarting it";
-            default -> null;
+            case RESTARTING -> "wake-up listener restarted after a failure, no probe has come back since";
+            case STARTING, UP -> null;
         });
     }
 

@@ -14,8 +14,12 @@ public class WakeupListener {
 
     public static final String PROBE_PREFIX = "probe:";
 
-    /** What the last judged probe showed. */
-    public enum State { STARTING, UP, DEAD, DOUBLED }
+    /**
+     * What the last judged probe showed. STARTING: since process start, no probe judged yet.
+     * RESTARTING: the route was restarted after DEAD or DOUBLED, and no probe sent since has been
+     * judged yet: still broken as far as anyone knows, until one comes back exactly once.
+     */
+    public enum State { STARTING, UP, DEAD, DOUBLED, RESTARTING }
 
     private record Probe(long sentAtNanos, AtomicInteger echoes) {
     }
@@ -77,12 +81,15 @@ public class WakeupListener {
         connectionLost = true;
     }
 
-    /** Called after the wake-up route was restarted: only probes sent from now on count. */
+    /**
+     * Called after the wake-up route was restarted: only probes sent from now on count, and the
+     * listener is not taken for working again before one of them has come back.
+     */
     public synchronized void restarted() {
         restarts.incrementAndGet();
         connectionLost = false;
         inFlight.clear();
-        state = State.STARTING;
+        state = State.RESTARTING;
     }
 
     public State getState() {

@@ -1,9 +1,18 @@
 package io.eventflow;
 
+import java.lang.management.ManagementFactory;
+import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import javax.management.ObjectName;
 
 import io.eventflow.support.EventFlowTestSupport;
 import org.junit.jupiter.api.Test;
@@ -59,6 +68,53 @@ class ListenerRecoveryIT extends EventFlowTestSupport {
         await().atMost(Duration.ofSeconds(10)).until(() -> listenerSessions() == 1);
         assertTrue(arrivesWithin(Duration.ofSeconds(2)));
         assertEquals(counter, consumer.distinctCount(), "every change arrived");
+    }
+
+    private Object captureAttribute(String name) throws Exception {
+        return ManagementFactory.getPlatformMBeanServer().getAttribute(new ObjectName("io.eventflow:type=Capture,name=\"eventflow\""), name);
+    }
+
+    private boolean wakeupListenerReady() throws Exception {
+        HttpResponse<String> ready = get("/observe/health/ready");
+        return ready.statusCode() == 200 && ready.body().contains("\"name\":\"wakeup-listener\",\"status\":\"UP\"");
+    }
+
+    private boolean wakeupListenerNotReady() throws Exception {
+        HttpResponse<String> ready = get("/observe/health/ready");
+        return ready.statusCode() == 503 && ready.body().contains("\"name\":\"wakeup-listener\",\"status\":\"DOWN\"");
+    }
+
+    @Test
+    void readinessStaysDownWhileTheListenerKeepsDyingAndComesBackByItself() throws Exception {
+        await().atMost(Duration.ofSeconds(30)).until(this::wakeupListenerReady);
+        long restartsBefore = (Long) captureAttribute("ListenerRestarts");
+
+        // a listener that dies again right after every restart
+        ScheduledExecutorService killer = Executors.newSingleThreadScheduledExecutor();
+        try {
+            killer.scheduleWithFixedDelay(() -> {
+                try {
+                    terminateEventFlowConnections("eventflow-listener");
+                } catch (SQLException e) {
+                    // the next round tries again
+                }
+            }, 0, 50, TimeUnit.MILLISECONDS);
+
+            await().atMost(Duration.ofSeconds(20)).until(this::wakeupListenerNotReady);
+            // not ready at any moment while it stays broken, across restarts
+            await().during(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(15))
+                    .until(() -> wakeupListenerNotReady() && Set.of("DEAD", "RESTARTING").contains(captureAttribute("ListenerState")));
+            assertTrue((Long) captureAttribute("ListenerRestarts") >= restartsBefore + 3, "restarted again and again meanwhile");
+        } finally {
+            killer.shutdownNow();
+            killer.awaitTermination(10, TimeUnit.SECONDS);
+        }
+
+        // no restart of EventFlow: ready again once a probe came back, and wake-ups work
+        await().atMost(Duration.ofSeconds(30)).until(this::wakeupListenerReady);
+        assertEquals("UP", captureAttribute("ListenerState"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> listenerSessions() == 1);
+        assertTrue(arrivesWithin(Duration.ofSeconds(2)), "wake-ups work again");
     }
 
     @Test

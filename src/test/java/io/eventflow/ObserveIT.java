@@ -1,10 +1,13 @@
 package io.eventflow;
 
+import java.lang.management.ManagementFactory;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 import javax.management.MBeanServerConnection;
 import javax.management.ObjectName;
@@ -33,7 +36,8 @@ class ObserveIT extends EventFlowTestSupport {
         } catch (java.io.IOException e) {
             throw new IllegalStateException(e);
         }
-        return Map.of("eventflow.jmx.port", String.valueOf(jmxPort), "eventflow.stats.interval-ms", "500");
+        return Map.of("eventflow.jmx.port", String.valueOf(jmxPort), "eventflow.stats.interval-ms", "500",
+                "eventflow.health.max-lag-seconds", "5");
     }
 
     @BeforeEach
@@ -73,6 +77,12 @@ class ObserveIT extends EventFlowTestSupport {
         assertTrue(metrics.body().contains("eventflow_backlog "), "backlog gauge");
         assertTrue(metrics.body().contains("eventflow_lag_seconds "), "lag gauge");
         assertTrue(metrics.body().contains("routeId=\"capture-drain\""), "route metrics");
+        // the listener's state, one series per state
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            String body = get("/observe/metrics").body();
+            return Pattern.compile("eventflow_listener_state\\{state=\"UP\",?\\} 1\\.0").matcher(body).find()
+                    && Pattern.compile("eventflow_listener_state\\{state=\"RESTARTING\",?\\} 0\\.0").matcher(body).find();
+        });
     }
 
     @Test
@@ -83,18 +93,89 @@ class ObserveIT extends EventFlowTestSupport {
             s.execute("ALTER DATABASE " + database + " WITH ALLOW_CONNECTIONS false");
             try {
                 terminateEventFlowConnections("eventflow%");
-                await().atMost(Duration.ofSeconds(20)).until(() -> get("/observe/health/ready").statusCode() == 503);
-                String body = get("/observe/health/ready").body();
-                assertTrue(body.contains("\"postgres\",\"status\":\"DOWN\"") || body.contains("\"wakeup-listener\",\"status\":\"DOWN\""), body);
+                // the postgres check itself, not only the listener that lost its connection too
+                await().atMost(Duration.ofSeconds(30)).until(() -> readiness(503, "postgres", "DOWN"));
                 assertEquals(200, get("/observe/health/live").statusCode(), "still alive, only not ready");
             } finally {
                 s.execute("ALTER DATABASE " + database + " WITH ALLOW_CONNECTIONS true");
             }
         }
-        await().atMost(Duration.ofSeconds(30)).until(() -> get("/observe/health/ready").statusCode() == 200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> readiness(200, "postgres", "UP"));
 
         // and the pipeline works again
         insertUser("Back", "back@example.com");
         await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() == 1);
+    }
+
+    @Test
+    void readinessGoesDownWhileChangesWaitLongerThanTheLagBoundAndUpOnceTheyArePublished() throws Exception {
+        await().atMost(Duration.ofSeconds(30)).until(() -> readiness(200, "capture-lag", "UP"));
+
+        // publishing held back: the drain stopped, as an operator can over JMX
+        context().getRouteController().stopRoute("capture-drain");
+        try {
+            insertUser("Held", "held@example.com");
+            await().atMost(Duration.ofSeconds(30)).until(() -> readiness(503, "capture-lag", "DOWN"));
+            String body = get("/observe/health/ready").body();
+            assertTrue(body.contains("(backlog 1)"), "says how many changes wait: " + body);
+            assertEquals(0, consumer.count());
+        } finally {
+            context().getRouteController().startRoute("capture-drain");
+        }
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> readiness(200, "capture-lag", "UP"));
+    }
+
+    @Test
+    void backlogAndLagCountOnlyWhatIsNotPublishedOfABatchDrainedInChunks() throws Exception {
+        ObjectName capture = new ObjectName("io.eventflow:type=Capture,name=\"eventflow\"");
+        var mbeans = ManagementFactory.getPlatformMBeanServer();
+        context().getRouteController().stopRoute("capture-drain");
+        try {
+            String lo = queryText("SELECT pg_current_snapshot()::text");
+            sql("INSERT INTO public.users (name, email) SELECT 'Chunk ' || g, 'chunk' || g || '@example.com' FROM generate_series(1, 10) g");
+            String hi = queryText("SELECT pg_current_snapshot()::text");
+            // committed after the batch's end: not in it, waiting for the next one
+            for (int i = 1; i <= 3; i++) {
+                insertUser("After " + i, "after" + i + "@example.com");
+            }
+            // where capture stands after sending the first 4 of the batch's 10 changes (as with
+            // eventflow.capture.batch-size = 4); those 4 are an hour old, the others just committed
+            String fourth = queryText("SELECT id FROM eventflow.change_log WHERE NOT pg_visible_in_snapshot(tx_id, '" + lo
+                    + "') AND pg_visible_in_snapshot(tx_id, '" + hi + "') ORDER BY id OFFSET 3 LIMIT 1");
+            sql("UPDATE eventflow.capture_state SET lo_snapshot = '" + lo + "', hi_snapshot = '" + hi + "', last_id = " + fourth
+                    + " WHERE name = 'default'",
+                    "UPDATE eventflow.change_log SET changed_at = now() - interval '1 hour' WHERE id <= " + fourth
+                    + " AND NOT pg_visible_in_snapshot(tx_id, '" + lo + "')");
+
+            // 6 of the batch and the 3 after it wait, the oldest of them for seconds, not an hour
+            await().atMost(Duration.ofSeconds(20)).until(() -> (Long) mbeans.getAttribute(capture, "Backlog") == 9L);
+            double lag = (Double) mbeans.getAttribute(capture, "LagSeconds");
+            assertTrue(lag < 600, "lag " + lag + " s: the age of the oldest change not published yet");
+            String metrics = get("/observe/metrics").body();
+            assertTrue(metrics.contains("eventflow_backlog 9.0"), metrics);
+        } finally {
+            context().getRouteController().startRoute("capture-drain");
+        }
+
+        // and capture publishes exactly those 9
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.distinctCount() == 9);
+        await().atMost(Duration.ofSeconds(20)).until(() -> (Long) mbeans.getAttribute(capture, "Backlog") == 0L);
+        assertEquals(9, consumer.distinctCount(), "the 4 changes sent before were not sent again");
+        assertEquals("Chunk 5", consumer.received().get(0).json().at("/after/name").asText());
+    }
+
+    /** Whether readiness answers this HTTP status with this check in this state. */
+    private boolean readiness(int status, String check, String checkStatus) throws Exception {
+        HttpResponse<String> ready = get("/observe/health/ready");
+        return ready.statusCode() == status && ready.body().contains("\"name\":\"" + check + "\",\"status\":\"" + checkStatus + "\"");
+    }
+
+    private String queryText(String query) throws Exception {
+        try (Connection c = db(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
+            rs.next();
+            return rs.getString(1);
+        }
     }
 }
