@@ -58,7 +58,8 @@ public class ChangePublisher {
      */
     public void stage(@ExchangeProperty("outgoing") List<Outgoing> batch, @Body Map<String, Object> change,
             @Header("routingKey") String routingKey) throws JsonProcessingException {
-        byte[] event = json.writeValueAsBytes(change.get("event"));
+        Object envelope = change.get("event");
+        byte[] event = envelope instanceof RawEvent raw ? raw.json() : json.writeValueAsBytes(envelope);
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
                 .messageId(String.valueOf(change.get("id")))
                 .contentType("application/json")

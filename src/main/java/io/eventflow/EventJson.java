@@ -21,7 +21,14 @@ public final class EventJson {
     }
 
     public static ObjectMapper mapper() {
-        JsonFactory factory = JsonFactory.builder()
+        return JsonMapper.builder(factory())
+                .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .build();
+    }
+
+    /** The streaming side of {@link #mapper()}: no size limits, decimals written in plain digits. */
+    public static JsonFactory factory() {
+        return JsonFactory.builder()
                 .streamReadConstraints(StreamReadConstraints.builder()
                         .maxStringLength(Integer.MAX_VALUE)
                         .maxNumberLength(Integer.MAX_VALUE)
@@ -32,9 +39,6 @@ public final class EventJson {
                         .maxNestingDepth(Integer.MAX_VALUE)
                         .build())
                 .enable(StreamWriteFeature.WRITE_BIGDECIMAL_AS_PLAIN)
-                .build();
-        return JsonMapper.builder(factory)
-                .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
                 .build();
     }
 }
