@@ -1,5 +1,6 @@
 package io.eventflow;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -14,13 +15,18 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.SseClient;
+import io.eventflow.support.TestServices;
 import io.eventflow.web.SseHub;
+import org.apache.camel.CamelContext;
+import org.apache.camel.ServiceStatus;
+import org.apache.camel.main.Main;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
@@ -28,6 +34,7 @@ import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -325,6 +332,68 @@ class WebIT extends EventFlowTestSupport {
         await().atMost(Duration.ofSeconds(20)).until(() -> hub().getEventsSent() >= 2);
         try (SseClient again = new SseClient(url("/events"), lastId)) {
             await().atMost(Duration.ofSeconds(10)).until(() -> again.change(missed) != null);
+        }
+    }
+
+    @Test
+    void twoInstancesOnOneBrokerEachShowEveryChangeAndStoppingOneLeavesTheOther() throws Exception {
+        String otherDatabase = TestServices.uniqueName("eventflow_it");
+        int otherPort = TestServices.freePort();
+        TestServices.createDatabase(otherDatabase);
+        Main other = EventFlow.create();
+        try {
+            // another EventFlow on the same exchange (as on another host), with its own database and port
+            Map<String, String> props = new HashMap<>();
+            props.put("camel.main.name", "eventflow-other");
+            props.put("eventflow.postgres.url", TestServices.libpqUrl(otherDatabase));
+            props.put("eventflow.rabbitmq.url", TestServices.amqpUrl());
+            props.put("eventflow.rabbitmq.exchange", exchange);
+            props.put("eventflow.rabbitmq.unrouted-exchange", unroutedExchange);
+            props.put("camel.main.routes-reload-enabled", "false");
+            props.put("eventflow.http.port", String.valueOf(otherPort));
+            props.put("eventflow.jmx.port", "0");
+            props.forEach(other::addOverrideProperty);
+            other.start();
+            CamelContext otherContext = other.getCamelContext();
+            await().atMost(Duration.ofSeconds(30)).until(() -> otherContext.getStatus() == ServiceStatus.Started);
+            String mine = context().resolvePropertyPlaceholders("{{eventflow.stream.queue}}");
+            String theirs = otherContext.resolvePropertyPlaceholders("{{eventflow.stream.queue}}");
+            assertNotEquals(mine, theirs);
+            try (SseClient here = new SseClient(url("/events")); SseClient there = new SseClient("http://127.0.0.1:" + otherPort + "/events")) {
+                awaitClients(1);
+                List<Long> ids = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    ids.add(insertUser("Seen twice " + i, "twice" + i + "@example.com"));
+                }
+                // each page sees every change, not a share of them (no competing consumers on one queue)
+                for (long id : ids) {
+                    await().atMost(Duration.ofSeconds(20)).until(() -> here.change(id) != null && there.change(id) != null);
+                }
+            }
+            other.stop();
+            assertFalse(queueExists(theirs), "the stopped instance deleted its own queue");
+            assertTrue(queueExists(mine), "and left the other's alone");
+            try (SseClient here = new SseClient(url("/events"))) {
+                long id = insertUser("After the other stopped", "after-other@example.com");
+                await().atMost(Duration.ofSeconds(20)).until(() -> here.change(id) != null);
+            }
+        } finally {
+            if (!other.isStopped()) {
+                other.stop();
+            }
+            TestServices.dropDatabase(otherDatabase);
+        }
+    }
+
+    private static boolean queueExists(String queue) throws Exception {
+        try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection("itest-admin")) {
+            com.rabbitmq.client.Channel ch = c.createChannel();
+            try {
+                ch.queueDeclarePassive(queue);
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
         }
     }
 
