@@ -456,11 +456,12 @@ class WebIT extends EventFlowTestSupport {
             out.write(("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
             out.flush();
             awaitClients(2);
-            // the slow client never reads: 40 changes of 200 KB each are ~16 MB of cards
-            int rows = 40;
+            // the slow client never reads: 150 changes of about 70 KB, whose cards are cut at 64 KiB, are
+            // ~10 MB of cards, more than the socket buffers hold (the kernel's send buffer grows to 4 MB)
+            int rows = 150;
             try (Connection c = db(); PreparedStatement ps = c.prepareStatement("INSERT INTO public.documents (body) VALUES (?)")) {
                 for (int i = 0; i < rows; i++) {
-                    ps.setString(1, ("document " + i + " ").repeat(20_000));
+                    ps.setString(1, ("document " + i + " ").repeat(6_000));
                     ps.executeUpdate();
                 }
             }

@@ -29,7 +29,8 @@ import static io.eventflow.web.Html.escape;
  * (a numeric(40,20) in all its digits, {@code 12.30} with its zero) and an event of any size is
  * read. A card's size is bounded all the same, since the stream keeps cards for replay and sends
  * them to every browser: past a limit, the body and the changed values are cut, saying how much
- * was left out. The header (operation, table, row id, change id, time) is always whole.
+ * was left out. The header (operation, table, row id, change id, time) stays whole; only a row id
+ * no key would be (a table without an id column whose first column holds a document) is shortened.
  */
 public class ChangeCard {
 
@@ -71,7 +72,7 @@ public class ChangeCard {
         String time = source.has("ts_ms") ? TIME.format(Instant.ofEpochMilli(source.get("ts_ms").asLong())) : "";
 
         // sized by what the card shows, not by the event
-        StringBuilder html = new StringBuilder(2048 + (int) Math.min(text.length(), bodyBytes) * 2);
+        StringBuilder html = new StringBuilder(2048 + Math.min(Math.min(text.length(), bodyBytes), 1 << 20) * 2);
         html.append("<article class=\"card op-").append(escape(op)).append("\" id=\"change-").append(escape(changeId))
                 .append("\" data-op=\"").append(escape(op)).append("\" data-table=\"").append(escape(table))
                 .append("\" data-change-id=\"").append(escape(changeId)).append("\" data-row-id=\"").append(escape(rowId)).append("\">");
