@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * <p>Writes never block the caller: each client's writes run on its own event loop, and a client
  * whose write queue is full (it reads slower than events come) is disconnected rather than allowed
  * to grow memory or hold anyone up; its browser reconnects with {@code Last-Event-ID} and gets what
- * it missed from a short replay buffer. A client that goes away is dropped at once.
+ * it missed from a short replay buffer, under the same bound (a long replay is sent over several
+ * connections). A client that goes away is dropped at once.
  */
 public class SseHub {
 
@@ -110,10 +111,22 @@ public class SseHub {
         }
         // written now, on this client's event loop, so before any live event (those are queued behind this handler)
         response.write("retry: " + retryMs + "\n: connected\n\n");
+        int replayed = 0;
         for (Frame frame : missed) {
+            if (response.writeQueueFull()) {
+                // the bound live sends have: a replay of large cards would otherwise queue all of them at
+                // once. The stream ends here, cleanly, so that what is queued arrives whole; the browser
+                // reconnects with the last id it got and the replay goes on from there
+                LOG.info("SSE replay over {} bytes unsent: stream ended after {} of {} events, the client reconnects for the rest",
+                        writeQueueBytes, replayed, missed.size());
+                drop(client);
+                response.end();
+                return;
+            }
             response.write(frame.data());
+            replayed++;
         }
-        LOG.debug("SSE client connected ({} now), {} events replayed", clients.size(), missed.size());
+        LOG.debug("SSE client connected ({} now), {} events replayed", clients.size(), replayed);
     }
 
     private void drop(Client client) {

@@ -55,6 +55,8 @@ public class WebConfiguration implements CamelConfiguration {
     private long retryMs;
     @PropertyInject(value = "eventflow.stream.replay-window-ms", defaultValue = "60000")
     private long replayWindowMs;
+    @PropertyInject(value = "eventflow.stream.card-body-bytes", defaultValue = "65536")
+    private int cardBodyBytes;
 
     @BeanInject("streamConnectionFactory")
     private CachingConnectionFactory rabbit;
@@ -141,7 +143,7 @@ public class WebConfiguration implements CamelConfiguration {
 
     @BindToRegistry("changeCard")
     public ChangeCard changeCard() {
-        return new ChangeCard();
+        return new ChangeCard(cardBodyBytes);
     }
 
     @BindToRegistry("sseHub")

@@ -26,6 +26,8 @@ public final class SseClient implements AutoCloseable {
 
     private final List<Event> events = new ArrayList<>();
     private final List<String> comments = new ArrayList<>();
+    /** Kept referenced for as long as the stream is read, so that the JDK does not reclaim the client under it. */
+    private final HttpClient client;
     private final HttpResponse<InputStream> response;
     private final Thread reader;
     private volatile boolean ended;
@@ -35,8 +37,8 @@ public final class SseClient implements AutoCloseable {
         if (lastEventId != null) {
             request.header("Last-Event-ID", lastEventId);
         }
-        response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
-                .send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+        client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        response = client.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         reader = new Thread(this::read, "sse-client");
         reader.setDaemon(true);
         reader.start();

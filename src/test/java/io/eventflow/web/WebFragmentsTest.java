@@ -3,7 +3,11 @@ package io.eventflow.web;
 import java.nio.charset.StandardCharsets;
 import java.util.Date;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.eventflow.EventJson;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -48,7 +52,7 @@ class WebFragmentsTest {
         String event = "{\"before\":{\"id\":7,\"name\":\"<b>Ada</b>\",\"email\":\"a@x.org\"},"
                 + "\"after\":{\"id\":7,\"name\":\"<b>Ada</b>\",\"email\":\"b@x.org\"},"
                 + "\"source\":{\"schema\":\"public\",\"table\":\"users\",\"ts_ms\":1795831397554,\"changeId\":42},\"op\":\"u\",\"ts_ms\":1}";
-        String card = new ChangeCard().render(event.getBytes(StandardCharsets.UTF_8), Map.of(
+        String card = new ChangeCard(65536).render(event.getBytes(StandardCharsets.UTF_8), Map.of(
                 "CamelSpringRabbitmqRoutingKey", "public.users.u",
                 "CamelSpringRabbitmqMessageId", "42",
                 "CamelSpringRabbitmqTimestamp", new Date(0),
@@ -62,6 +66,87 @@ class WebFragmentsTest {
         assertTrue(card.contains("<dd data-property=\"timestamp\">1970-01-01T00:00:00Z</dd>"));
         assertTrue(card.contains("<dd data-property=\"delivery_mode\">2 (persistent)</dd>"));
         assertTrue(card.contains("\n  &quot;op&quot; : &quot;u&quot;"), "pretty-printed");
+    }
+
+    private static String card(String event) {
+        return new ChangeCard(65536).render(event.getBytes(StandardCharsets.UTF_8), Map.of("CamelSpringRabbitmqMessageId", "42"));
+    }
+
+    @Test
+    void decimalsShowExactlyAsPostgresqlWroteThemInTheDiffAndTheBody() {
+        // amount: numeric(40,20), both values the same double; price: 12.30 keeps its zero; tiny: no exponent
+        String event = "{\"before\":{\"id\":3,\"amount\":12345678901234567890.12345678901234567890,\"price\":12.30,\"tiny\":0.00000001},"
+                + "\"after\":{\"id\":3,\"amount\":12345678901234567890.12345678901234567891,\"price\":12.30,\"tiny\":0.00000002},"
+                + "\"source\":{\"schema\":\"public\",\"table\":\"measures\",\"ts_ms\":1795831397554},\"op\":\"u\"}";
+        String card = card(event);
+        assertTrue(card.contains("<li data-field=\"amount\"><span class=\"field\">amount</span>: "
+                + "<del>12345678901234567890.12345678901234567890</del> → <ins>12345678901234567890.12345678901234567891</ins></li>"), card);
+        assertTrue(card.contains("<del>0.00000001</del> → <ins>0.00000002</ins>"), card);
+        assertFalse(card.contains("data-field=\"price\""), "unchanged: " + card);
+        assertFalse(card.contains("no field changed"), card);
+        assertTrue(card.contains("&quot;amount&quot; : 12345678901234567890.12345678901234567891"), "the body, exact: " + card);
+        assertTrue(card.contains("&quot;price&quot; : 12.30,"), card);
+        assertTrue(card.contains("&quot;tiny&quot; : 0.00000002"), card);
+    }
+
+    @Test
+    void aVeryLargeEventMakesABoundedCardThatSaysWhatItLeftOut() throws Exception {
+        // over Jackson's default limit of 20 M characters for one string
+        String event = "{\"before\":null,\"after\":{\"id\":9,\"body\":\"" + "<x>".repeat(7_000_000) + "\"},"
+                + "\"source\":{\"schema\":\"public\",\"table\":\"documents\",\"ts_ms\":1795831397554},\"op\":\"c\"}";
+        String card = card(event);
+        assertTrue(card.length() < 400_000, "bounded: " + card.length() + " characters");
+        assertTrue(card.contains("data-op=\"c\" data-table=\"public.documents\" data-change-id=\"42\" data-row-id=\"9\""),
+                card.substring(0, 400));
+        assertTrue(card.contains("<span class=\"row-id\">id 9</span>"), card.substring(0, 600));
+        assertFalse(card.contains("<x>"), "escaped");
+        Matcher leftOut = Pattern.compile("<p class=\"left-out\">… ([0-9,]+) more bytes of this message left out: "
+                + "a card shows its first ([0-9,]+) bytes \\(eventflow.stream.card-body-bytes\\)</p>").matcher(card);
+        assertTrue(leftOut.find(), card.substring(card.length() - 600));
+        long left = Long.parseLong(leftOut.group(1).replace(",", ""));
+        long shown = Long.parseLong(leftOut.group(2).replace(",", ""));
+        ObjectMapper json = EventJson.mapper();
+        long whole = json.writerWithDefaultPrettyPrinter().writeValueAsBytes(json.readTree(event)).length;
+        assertTrue(shown <= 65536 && shown > 60_000, "shown " + shown);
+        assertEquals(whole, shown + left, "what is shown and what is left out make the message");
+        assertTrue(card.contains("&quot;id&quot; : 9,"), "the body starts as the message does");
+    }
+
+    @Test
+    void longValuesInAnUpdateAreCutWithAnEllipsis() {
+        String event = "{\"before\":{\"id\":5,\"name\":\"Old\",\"body\":\"" + "a".repeat(1_000_000) + "\"},"
+                + "\"after\":{\"id\":5,\"name\":\"New\",\"body\":\"" + "b".repeat(1_000_000) + "\"},"
+                + "\"source\":{\"schema\":\"public\",\"table\":\"documents\"},\"op\":\"u\"}";
+        String card = card(event);
+        assertTrue(card.length() < 300_000, "bounded: " + card.length() + " characters");
+        assertTrue(card.contains("<del>Old</del> → <ins>New</ins>"), "short values whole");
+        Matcher body = Pattern.compile("<li data-field=\"body\"><span class=\"field\">body</span>: <del>(a+)…<span class=\"left-out\"> "
+                + "\\(([0-9,]+) more bytes\\)</span></del> → <ins>(b+)…<span class=\"left-out\"> \\(([0-9,]+) more bytes\\)</span></ins></li>")
+                .matcher(card);
+        assertTrue(body.find(), card.substring(0, 2000));
+        assertEquals(1_000_000, body.group(1).length() + Long.parseLong(body.group(2).replace(",", "")));
+        assertEquals(1_000_000, body.group(3).length() + Long.parseLong(body.group(4).replace(",", "")));
+        assertTrue(body.group(1).length() + body.group(3).length() <= 65536);
+        assertTrue(card.contains("data-row-id=\"5\""));
+    }
+
+    @Test
+    void aRowWithoutAnIdColumnIsNamedByItsFirstColumn() {
+        String card = card("{\"before\":null,\"after\":{\"sku\":\"<A&1>\",\"title\":\"Lamp\"},"
+                + "\"source\":{\"schema\":\"public\",\"table\":\"products\"},\"op\":\"c\"}");
+        assertTrue(card.contains("data-row-id=\"sku=&lt;A&amp;1&gt;\""), card);
+        assertTrue(card.contains("<span class=\"row-id\">sku=&lt;A&amp;1&gt;</span>"), card);
+        String deleted = card("{\"before\":{\"code\":17,\"title\":\"Lamp\"},\"after\":null,"
+                + "\"source\":{\"schema\":\"public\",\"table\":\"products\"},\"op\":\"d\"}");
+        assertTrue(deleted.contains("<span class=\"row-id\">code=17</span>"), deleted);
+    }
+
+    @Test
+    void aMessageThatIsNotJsonStillMakesACard() {
+        String card = card("<script>not json</script>");
+        assertTrue(card.contains("data-op=\"?\""), card);
+        assertTrue(card.contains("&lt;script&gt;not json&lt;/script&gt;"), card);
+        assertFalse(card.contains("<script>"), card);
     }
 
     @Test
