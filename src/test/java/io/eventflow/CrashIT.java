@@ -1,0 +1,133 @@
+package io.eventflow;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.Channel;
+import io.eventflow.support.EventConsumer;
+import io.eventflow.support.EventConsumer.Received;
+import io.eventflow.support.EventFlowProcess;
+import io.eventflow.support.TestServices;
+import org.junit.jupiter.api.Test;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * EventFlow killed (SIGKILL, no shutdown of any kind) twice while a writer keeps committing, and
+ * started again: every change arrives, each row's versions in commit order without a gap, and what
+ * is sent twice is at most the batch that was in flight at each kill.
+ */
+class CrashIT {
+
+    private static final int ROWS = 50;
+    private static final int BATCH_SIZE = 1000;
+
+    @Test
+    void everyChangeArrivesInRowOrderAcrossKillsOfEventFlow() throws Exception {
+        String database = TestServices.uniqueName("eventflow_it");
+        String exchange = TestServices.uniqueName("eventflow.test.changes");
+        String unrouted = TestServices.uniqueName("eventflow.test.unrouted");
+        Path log = Path.of("target", "crash-eventflow.log");
+        Files.deleteIfExists(log);
+        TestServices.createDatabase(database);
+        AtomicBoolean writing = new AtomicBoolean(true);
+        AtomicInteger committed = new AtomicInteger();
+        CompletableFuture<Void> writer = null;
+        try (EventConsumer consumer = new EventConsumer(exchange, unrouted, TestServices.uniqueName("eventflow.test.consumer"), "#")) {
+            try (Connection c = TestServices.connect(database); Statement st = c.createStatement()) {
+                // the schema comes with EventFlow's migrations: start it once to have them
+                try (EventFlowProcess first = EventFlowProcess.start(database, exchange, unrouted, log)) {
+                    st.execute("CREATE TABLE public.counters (id int PRIMARY KEY, v int NOT NULL)");
+                    st.execute("SELECT eventflow.enable_capture('public.counters')");
+                    st.execute("INSERT INTO public.counters SELECT g, 0 FROM generate_series(1, " + ROWS + ") g");
+                    committed.addAndGet(ROWS);
+                }
+            }
+            writer = CompletableFuture.runAsync(() -> {
+                try (Connection c = TestServices.connect(database);
+                        PreparedStatement update = c.prepareStatement("UPDATE public.counters SET v = v + 1 WHERE id = ?")) {
+                    for (int i = 0; writing.get(); i++) {
+                        update.setInt(1, 1 + i % ROWS);
+                        update.executeUpdate();
+                        committed.incrementAndGet();
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+
+            for (int kill = 1; kill <= 2; kill++) {
+                try (EventFlowProcess eventflow = EventFlowProcess.start(database, exchange, unrouted, log)) {
+                    long before = consumer.distinctCount();
+                    // killed while it publishes: some changes of this run are out, others still coming
+                    await().atMost(Duration.ofSeconds(60)).until(() -> consumer.distinctCount() >= before + 1500);
+                    assertTrue(eventflow.isAlive(), "EventFlow runs until it is killed: " + eventflow.tail());
+                    eventflow.kill();
+                }
+                // the writer keeps committing while EventFlow is down
+                int atKill = committed.get();
+                await().atMost(Duration.ofSeconds(30)).until(() -> committed.get() >= atKill + 500);
+            }
+            try (EventFlowProcess last = EventFlowProcess.start(database, exchange, unrouted, log)) {
+                // what was committed while it was down comes out, with the writer still going
+                int atStart = committed.get();
+                await().atMost(Duration.ofSeconds(60)).until(() -> consumer.distinctCount() >= atStart);
+                writing.set(false);
+                writer.join();
+                int total = committed.get();
+                await().atMost(Duration.ofSeconds(120)).until(() -> consumer.distinctCount() >= total);
+
+                List<Received> events = consumer.received();
+                Set<String> seen = new HashSet<>();
+                Map<Integer, Integer> version = new HashMap<>();
+                int duplicates = 0;
+                for (Received r : events) {
+                    if (!seen.add(r.messageId())) {
+                        duplicates++;
+                        continue;
+                    }
+                    JsonNode after = r.json().get("after");
+                    int row = after.get("id").asInt();
+                    int v = after.get("v").asInt();
+                    Integer previous = version.put(row, v);
+                    assertEquals(previous == null ? 0 : previous + 1, v, "row " + row + ": versions in commit order, none missing");
+                }
+                assertEquals(total, seen.size(), "every committed change, once at least");
+                try (Connection c = TestServices.connect(database); Statement st = c.createStatement();
+                        var rs = st.executeQuery("SELECT id, v FROM public.counters")) {
+                    while (rs.next()) {
+                        assertEquals(rs.getInt(2), version.get(rs.getInt(1)), "row " + rs.getInt(1) + " ends at its committed version");
+                    }
+                }
+                assertTrue(duplicates <= 2 * BATCH_SIZE, "sent again: at most the batch in flight at each kill, " + duplicates);
+                System.out.printf("CrashIT: %d changes across 2 kills, %d sent again%n", total, duplicates);
+            }
+        } finally {
+            writing.set(false);
+            if (writer != null) {
+                writer.exceptionally(e -> null).join();
+            }
+            try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
+                ch.exchangeDelete(exchange);
+                ch.queueDelete(unrouted);
+                ch.exchangeDelete(unrouted);
+            }
+            TestServices.dropDatabase(database);
+        }
+    }
+}

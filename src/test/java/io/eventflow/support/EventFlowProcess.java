@@ -1,0 +1,90 @@
+package io.eventflow.support;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * EventFlow started as users start it, {@code bin/eventflow} (its own process, its JVM flags), on a
+ * test's database and exchanges, with its output in a log file under target/.
+ */
+public final class EventFlowProcess implements AutoCloseable {
+
+    private final Process process;
+    private final Path log;
+
+    private EventFlowProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    /** Starts EventFlow and waits until its readiness is UP; extra JVM options come first. */
+    public static EventFlowProcess start(String database, String exchange, String unrouted, Path log, String... javaOpts) throws Exception {
+        int port = TestServices.freePort();
+        List<String> opts = new ArrayList<>(List.of(javaOpts));
+        opts.addAll(List.of(
+                "-Deventflow.postgres.url=" + TestServices.libpqUrl(database),
+                "-Deventflow.rabbitmq.url=" + TestServices.amqpUrl(),
+                "-Deventflow.rabbitmq.exchange=" + exchange,
+                "-Deventflow.rabbitmq.unrouted-exchange=" + unrouted,
+                "-Deventflow.http.port=" + port,
+                "-Deventflow.jmx.port=0",
+                "-Deventflow.stream.enabled=false",
+                "-Dcamel.main.routes-reload-enabled=false"));
+        ProcessBuilder builder = new ProcessBuilder(List.of("sh", "bin/eventflow"))
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        builder.environment().put("JAVA_OPTS", String.join(" ", opts));
+        EventFlowProcess eventflow = new EventFlowProcess(builder.start(), log);
+        eventflow.awaitReady(port);
+        return eventflow;
+    }
+
+    private void awaitReady(int port) {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+        HttpRequest ready = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/observe/health/ready"))
+                .timeout(Duration.ofSeconds(2)).build();
+        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
+            assertTrue(process.isAlive(), "EventFlow exited at start: " + tail());
+            try {
+                return http.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** SIGKILL: no shutdown hook, no graceful stop, whatever it was doing is cut where it was. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** The last lines of its log, for failure messages. */
+    public String tail() throws IOException {
+        List<String> lines = Files.readAllLines(log);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+        }
+    }
+}
