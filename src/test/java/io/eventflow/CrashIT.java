@@ -1,7 +1,5 @@
 package io.eventflow;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Statement;
@@ -16,10 +14,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.rabbitmq.client.Channel;
 import io.eventflow.support.EventConsumer;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowProcess;
+import io.eventflow.support.EventFlowProcess.Scratch;
 import io.eventflow.support.TestServices;
 import org.junit.jupiter.api.Test;
 
@@ -39,19 +37,14 @@ class CrashIT {
 
     @Test
     void everyChangeArrivesInRowOrderAcrossKillsOfEventFlow() throws Exception {
-        String database = TestServices.uniqueName("eventflow_it");
-        String exchange = TestServices.uniqueName("eventflow.test.changes");
-        String unrouted = TestServices.uniqueName("eventflow.test.unrouted");
-        Path log = Path.of("target", "crash-eventflow.log");
-        Files.deleteIfExists(log);
-        TestServices.createDatabase(database);
+        Scratch scratch = Scratch.create("crash-eventflow.log");
         AtomicBoolean writing = new AtomicBoolean(true);
         AtomicInteger committed = new AtomicInteger();
         CompletableFuture<Void> writer = null;
-        try (EventConsumer consumer = new EventConsumer(exchange, unrouted, TestServices.uniqueName("eventflow.test.consumer"), "#")) {
-            try (Connection c = TestServices.connect(database); Statement st = c.createStatement()) {
+        try (EventConsumer consumer = new EventConsumer(scratch.exchange(), scratch.unrouted(), TestServices.uniqueName("eventflow.test.consumer"), "#")) {
+            try (Connection c = TestServices.connect(scratch.database()); Statement st = c.createStatement()) {
                 // the schema comes with EventFlow's migrations: start it once to have them
-                try (EventFlowProcess first = EventFlowProcess.start(database, exchange, unrouted, log)) {
+                try (EventFlowProcess first = scratch.start()) {
                     st.execute("CREATE TABLE public.counters (id int PRIMARY KEY, v int NOT NULL)");
                     st.execute("SELECT eventflow.enable_capture('public.counters')");
                     st.execute("INSERT INTO public.counters SELECT g, 0 FROM generate_series(1, " + ROWS + ") g");
@@ -59,7 +52,7 @@ class CrashIT {
                 }
             }
             writer = CompletableFuture.runAsync(() -> {
-                try (Connection c = TestServices.connect(database);
+                try (Connection c = TestServices.connect(scratch.database());
                         PreparedStatement update = c.prepareStatement("UPDATE public.counters SET v = v + 1 WHERE id = ?")) {
                     for (int i = 0; writing.get(); i++) {
                         update.setInt(1, 1 + i % ROWS);
@@ -72,7 +65,7 @@ class CrashIT {
             });
 
             for (int kill = 1; kill <= 2; kill++) {
-                try (EventFlowProcess eventflow = EventFlowProcess.start(database, exchange, unrouted, log)) {
+                try (EventFlowProcess eventflow = scratch.start()) {
                     long before = consumer.distinctCount();
                     // killed while it publishes: some changes of this run are out, others still coming
                     await().atMost(Duration.ofSeconds(60)).until(() -> consumer.distinctCount() >= before + 1500);
@@ -83,7 +76,7 @@ class CrashIT {
                 int atKill = committed.get();
                 await().atMost(Duration.ofSeconds(30)).until(() -> committed.get() >= atKill + 500);
             }
-            try (EventFlowProcess last = EventFlowProcess.start(database, exchange, unrouted, log)) {
+            try (EventFlowProcess last = scratch.start()) {
                 // what was committed while it was down comes out, with the writer still going
                 int atStart = committed.get();
                 await().atMost(Duration.ofSeconds(60)).until(() -> consumer.distinctCount() >= atStart);
@@ -108,7 +101,7 @@ class CrashIT {
                     assertEquals(previous == null ? 0 : previous + 1, v, "row " + row + ": versions in commit order, none missing");
                 }
                 assertEquals(total, seen.size(), "every committed change, once at least");
-                try (Connection c = TestServices.connect(database); Statement st = c.createStatement();
+                try (Connection c = TestServices.connect(scratch.database()); Statement st = c.createStatement();
                         var rs = st.executeQuery("SELECT id, v FROM public.counters")) {
                     while (rs.next()) {
                         assertEquals(rs.getInt(2), version.get(rs.getInt(1)), "row " + rs.getInt(1) + " ends at its committed version");
@@ -122,12 +115,7 @@ class CrashIT {
             if (writer != null) {
                 writer.exceptionally(e -> null).join();
             }
-            try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
-                ch.exchangeDelete(exchange);
-                ch.queueDelete(unrouted);
-                ch.exchangeDelete(unrouted);
-            }
-            TestServices.dropDatabase(database);
+            scratch.remove();
         }
     }
 }

@@ -1,17 +1,15 @@
 package io.eventflow;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.rabbitmq.client.Channel;
 import io.eventflow.support.EventConsumer;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowProcess;
+import io.eventflow.support.EventFlowProcess.Scratch;
 import io.eventflow.support.TestServices;
 import org.junit.jupiter.api.Test;
 
@@ -32,16 +30,11 @@ class LargeRowsIT {
 
     @Test
     void aBacklogOfOneMegabyteRowsLargerThanTheHeapIsDeliveredWholeAndInOrder() throws Exception {
-        String database = TestServices.uniqueName("eventflow_it");
-        String exchange = TestServices.uniqueName("eventflow.test.changes");
-        String unrouted = TestServices.uniqueName("eventflow.test.unrouted");
-        Path log = Path.of("target", "large-rows-eventflow.log");
-        Files.deleteIfExists(log);
-        TestServices.createDatabase(database);
-        try (EventFlowProcess eventflow = EventFlowProcess.start(database, exchange, unrouted, log, "-Xmx128m")) {
-            try (EventConsumer consumer = new EventConsumer(exchange, unrouted, TestServices.uniqueName("eventflow.test.consumer"), "#")) {
+        Scratch scratch = Scratch.create("large-rows-eventflow.log");
+        try (EventFlowProcess eventflow = scratch.start("-Xmx128m")) {
+            try (EventConsumer consumer = new EventConsumer(scratch.exchange(), scratch.unrouted(), TestServices.uniqueName("eventflow.test.consumer"), "#")) {
                 // 100 MB committed at once, then one small row after it
-                try (Connection c = TestServices.connect(database); Statement st = c.createStatement()) {
+                try (Connection c = TestServices.connect(scratch.database()); Statement st = c.createStatement()) {
                     st.execute("INSERT INTO public.users (name, email) SELECT repeat(md5(g::text), " + ROW_BYTES / 32 + "),"
                             + " 'large' || g || '@example.com' FROM generate_series(1, " + ROWS + ") g");
                     st.execute("INSERT INTO public.users (name, email) VALUES ('small', 'small@example.com')");
@@ -62,12 +55,7 @@ class LargeRowsIT {
                 assertEquals("small", events.get(ROWS).json().at("/after/name").asText());
             }
         } finally {
-            try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
-                ch.exchangeDelete(exchange);
-                ch.queueDelete(unrouted);
-                ch.exchangeDelete(unrouted);
-            }
-            TestServices.dropDatabase(database);
+            scratch.remove();
         }
     }
 }

@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import com.rabbitmq.client.Channel;
+
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,6 +22,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * test's database and exchanges, with its output in a log file under target/.
  */
 public final class EventFlowProcess implements AutoCloseable {
+
+    /** A database, a change exchange and an unrouted exchange of a test's own, and a log file. */
+    public record Scratch(String database, String exchange, String unrouted, Path log) {
+
+        public static Scratch create(String logName) throws Exception {
+            Path log = Path.of("target", logName);
+            Files.deleteIfExists(log);
+            Scratch scratch = new Scratch(TestServices.uniqueName("eventflow_it"), TestServices.uniqueName("eventflow.test.changes"),
+                    TestServices.uniqueName("eventflow.test.unrouted"), log);
+            TestServices.createDatabase(scratch.database());
+            return scratch;
+        }
+
+        /** Starts EventFlow on these; extra JVM options come first. */
+        public EventFlowProcess start(String... javaOpts) throws Exception {
+            return EventFlowProcess.start(database, exchange, unrouted, log, javaOpts);
+        }
+
+        /** Leaves PostgreSQL and RabbitMQ as they were. */
+        public void remove() throws Exception {
+            try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
+                ch.exchangeDelete(exchange);
+                ch.queueDelete(unrouted);
+                ch.exchangeDelete(unrouted);
+            }
+            TestServices.dropDatabase(database);
+        }
+    }
 
     private final Process process;
     private final Path log;
