@@ -257,6 +257,15 @@ class BrowserIT extends EventFlowTestSupport {
         card("u", alan);
         click(() -> card("u", alan).findElement(By.tagName("summary")));
         screenshot("browser-demo.png");
+
+        // paused through more changes than the stream shows: the count says so
+        driver.findElement(By.id("pause")).click();
+        sql("DO $$ BEGIN FOR i IN 1..210 LOOP UPDATE public.users SET name = 'Grace B. Hopper' WHERE id = " + grace + "; END LOOP; END $$");
+        await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElement(By.id("held")).getText()
+                .equals("210 new while paused (the newest 200 will show)"));
+        driver.findElement(By.id("pause")).click();
+        await().atMost(WAIT).until(() -> driver.findElement(By.id("held")).getText().isEmpty()
+                && driver.findElements(By.cssSelector("#stream article.card[data-op='u'][data-row-id='" + g + "']")).size() >= 200);
     }
 
     @Test
