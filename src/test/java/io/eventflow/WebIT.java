@@ -15,7 +15,6 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -27,7 +26,6 @@ import io.eventflow.support.SseClient;
 import io.eventflow.support.TestServices;
 import io.eventflow.web.SseHub;
 import org.apache.camel.CamelContext;
-import org.apache.camel.ServiceStatus;
 import org.apache.camel.main.Main;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -387,22 +385,11 @@ class WebIT extends EventFlowTestSupport {
         String otherDatabase = TestServices.uniqueName("eventflow_it");
         int otherPort = TestServices.freePort();
         TestServices.createDatabase(otherDatabase);
-        Main other = EventFlow.create();
+        Main other = null;
         try {
             // another EventFlow on the same exchange (as on another host), with its own database and port
-            Map<String, String> props = new HashMap<>();
-            props.put("camel.main.name", "eventflow-other");
-            props.put("eventflow.postgres.url", TestServices.libpqUrl(otherDatabase));
-            props.put("eventflow.rabbitmq.url", TestServices.amqpUrl());
-            props.put("eventflow.rabbitmq.exchange", exchange);
-            props.put("eventflow.rabbitmq.unrouted-exchange", unroutedExchange);
-            props.put("camel.main.routes-reload-enabled", "false");
-            props.put("eventflow.http.port", String.valueOf(otherPort));
-            props.put("eventflow.jmx.port", "0");
-            props.forEach(other::addOverrideProperty);
-            other.start();
+            other = startApp(otherDatabase, otherPort, Map.of("camel.main.name", "eventflow-other"));
             CamelContext otherContext = other.getCamelContext();
-            await().atMost(Duration.ofSeconds(30)).until(() -> otherContext.getStatus() == ServiceStatus.Started);
             String mine = context().resolvePropertyPlaceholders("{{eventflow.stream.queue}}");
             String theirs = otherContext.resolvePropertyPlaceholders("{{eventflow.stream.queue}}");
             assertNotEquals(mine, theirs);
@@ -425,7 +412,7 @@ class WebIT extends EventFlowTestSupport {
                 await().atMost(Duration.ofSeconds(20)).until(() -> here.change(id) != null);
             }
         } finally {
-            if (!other.isStopped()) {
+            if (other != null && !other.isStopped()) {
                 other.stop();
             }
             TestServices.dropDatabase(otherDatabase);

@@ -75,6 +75,11 @@ public abstract class EventFlowTestSupport {
     }
 
     protected Main startApp() {
+        return startApp(database, httpPort, properties());
+    }
+
+    /** An EventFlow on the test's exchanges, with a database and an HTTP port of its own, started. */
+    protected Main startApp(String database, int httpPort, Map<String, String> properties) {
         Map<String, String> props = new HashMap<>();
         props.put("eventflow.postgres.url", TestServices.libpqUrl(database));
         props.put("eventflow.rabbitmq.url", TestServices.amqpUrl());
@@ -83,7 +88,7 @@ public abstract class EventFlowTestSupport {
         props.put("camel.main.routes-reload-enabled", "false");
         props.put("eventflow.http.port", String.valueOf(httpPort));
         props.put("eventflow.jmx.port", "0");
-        props.putAll(properties());
+        props.putAll(properties);
         Main main = EventFlow.create();
         props.forEach(main::addOverrideProperty);
         main.start();
