@@ -5,19 +5,17 @@ import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
+import io.eventflow.support.RowVersions;
 import io.eventflow.support.TestServices;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
@@ -112,44 +110,18 @@ class ResilienceIT extends EventFlowTestSupport {
         }
         long end = System.currentTimeMillis();
 
-        List<Received> events = consumer.received();
-        Set<String> seen = new HashSet<>();
-        Map<Long, Integer> lastValue = new HashMap<>();
+        RowVersions.Result rows = RowVersions.check(consumer.received());
+        assertEquals(TOTAL, rows.firsts().size(), "every change arrived");
+        assertEquals(WRITERS * ROWS_PER_WRITER, rows.last().size());
+        try (Connection c = db()) {
+            rows.assertEndsAtCommitted(c, "public.counters");
+        }
         List<Long> latencies = new ArrayList<>();
-        int republished = 0;
-        int redelivered = 0;
-        for (Received r : events) {
-            if (!seen.add(r.messageId())) {
-                // sent again by EventFlow (a batch whose confirms or advance the failures cut), or
-                // delivered again by RabbitMQ to the test's consumer, whose connection was closed too
-                if (r.redelivered()) {
-                    redelivered++;
-                } else {
-                    republished++;
-                }
-                continue;
-            }
-            JsonNode after = r.json().get("after");
-            long row = after.get("id").asLong();
-            int v = after.get("v").asInt();
-            Integer previous = lastValue.put(row, v);
-            if (previous != null) {
-                assertEquals(previous + 1, v, "row " + row + ": v=" + v + " arrived right after v=" + previous + " (order, no gap)");
-            } else {
-                assertEquals(0, v, "row " + row + " starts with its insert");
-            }
+        for (Received r : rows.firsts()) {
             latencies.add(r.receivedAtMillis() - r.json().at("/source/ts_ms").asLong());
         }
-        assertEquals(TOTAL, seen.size(), "every change arrived");
-        // every row's last event is its last committed version
-        Map<Long, Integer> committed = new HashMap<>();
-        try (Connection c = db(); var st = c.createStatement(); var rs = st.executeQuery("SELECT id, v FROM public.counters")) {
-            while (rs.next()) {
-                committed.put(rs.getLong(1), rs.getInt(2));
-            }
-        }
-        assertEquals(WRITERS * ROWS_PER_WRITER, committed.size());
-        assertEquals(committed, lastValue, "each row's last event carries its committed version");
+        int republished = rows.sentAgain();
+        int redelivered = rows.redelivered();
         // EventFlow sends again at most the batch in flight at each of the 4 failures (a batch: at most 1000 changes)
         assertTrue(republished <= 4 * 1000, "EventFlow sent again only around failures: " + republished);
         int duplicates = republished + redelivered;
