@@ -63,15 +63,8 @@ public final class EventFlowProcess implements AutoCloseable {
     public static EventFlowProcess start(String database, String exchange, String unrouted, Path log, String... javaOpts) throws Exception {
         int port = TestServices.freePort();
         List<String> opts = new ArrayList<>(List.of(javaOpts));
-        opts.addAll(List.of(
-                "-Deventflow.postgres.url=" + TestServices.libpqUrl(database),
-                "-Deventflow.rabbitmq.url=" + TestServices.amqpUrl(),
-                "-Deventflow.rabbitmq.exchange=" + exchange,
-                "-Deventflow.rabbitmq.unrouted-exchange=" + unrouted,
-                "-Deventflow.http.port=" + port,
-                "-Deventflow.jmx.port=0",
-                "-Deventflow.stream.enabled=false",
-                "-Dcamel.main.routes-reload-enabled=false"));
+        TestServices.eventflowSettings(database, exchange, unrouted, port).forEach((key, value) -> opts.add("-D" + key + "=" + value));
+        opts.add("-Deventflow.stream.enabled=false");
         ProcessBuilder builder = new ProcessBuilder(List.of("sh", "bin/eventflow"))
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         builder.environment().put("JAVA_OPTS", String.join(" ", opts));

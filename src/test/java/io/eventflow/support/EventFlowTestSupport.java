@@ -9,7 +9,6 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 
 import com.rabbitmq.client.Channel;
@@ -80,14 +79,7 @@ public abstract class EventFlowTestSupport {
 
     /** An EventFlow on the test's exchanges, with a database and an HTTP port of its own, started. */
     protected Main startApp(String database, int httpPort, Map<String, String> properties) {
-        Map<String, String> props = new HashMap<>();
-        props.put("eventflow.postgres.url", TestServices.libpqUrl(database));
-        props.put("eventflow.rabbitmq.url", TestServices.amqpUrl());
-        props.put("eventflow.rabbitmq.exchange", exchange);
-        props.put("eventflow.rabbitmq.unrouted-exchange", unroutedExchange);
-        props.put("camel.main.routes-reload-enabled", "false");
-        props.put("eventflow.http.port", String.valueOf(httpPort));
-        props.put("eventflow.jmx.port", "0");
+        Map<String, String> props = TestServices.eventflowSettings(database, exchange, unroutedExchange, httpPort);
         props.putAll(properties);
         Main main = EventFlow.create();
         props.forEach(main::addOverrideProperty);

@@ -5,7 +5,9 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -99,6 +101,22 @@ public final class TestServices {
     public static String amqpUrl() {
         return "amqp://" + setting("eventflow.test.rabbit-user", "guest") + ":" + setting("eventflow.test.rabbit-password", "guest")
                 + "@" + rabbitHost() + ":" + rabbitPort();
+    }
+
+    /**
+     * The settings that put an EventFlow under test on a database and exchanges of its own and an
+     * HTTP port, with remote JMX and live reload off.
+     */
+    public static Map<String, String> eventflowSettings(String database, String exchange, String unrouted, int httpPort) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("eventflow.postgres.url", libpqUrl(database));
+        settings.put("eventflow.rabbitmq.url", amqpUrl());
+        settings.put("eventflow.rabbitmq.exchange", exchange);
+        settings.put("eventflow.rabbitmq.unrouted-exchange", unrouted);
+        settings.put("eventflow.http.port", String.valueOf(httpPort));
+        settings.put("eventflow.jmx.port", "0");
+        settings.put("camel.main.routes-reload-enabled", "false");
+        return settings;
     }
 
     public static int freePort() throws IOException {
