@@ -12,7 +12,9 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonDeserializer;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.deser.ResolvableDeserializer;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 
 /**
@@ -40,13 +42,21 @@ public class Change extends LinkedHashMap<String, Object> {
     }
 
     /** Reads a change; its event is copied token by token into bytes, numbers as their digits. */
-    public static final class Reader extends StdDeserializer<Change> {
+    public static final class Reader extends StdDeserializer<Change> implements ResolvableDeserializer {
 
         private static final long serialVersionUID = 1L;
         private static final JsonFactory JSON = EventJson.factory();
 
+        /** Reads the other fields as the mapper reads any value; looked up once, not once per change. */
+        private transient JsonDeserializer<Object> values;
+
         public Reader() {
             super(Change.class);
+        }
+
+        @Override
+        public void resolve(DeserializationContext ctxt) throws JsonMappingException {
+            values = ctxt.findRootValueDeserializer(ctxt.constructType(Object.class));
         }
 
         @Override
@@ -54,7 +64,6 @@ public class Change extends LinkedHashMap<String, Object> {
             if (!p.isExpectedStartObjectToken()) {
                 return (Change) ctxt.handleUnexpectedToken(Change.class, p);
             }
-            JsonDeserializer<Object> values = ctxt.findRootValueDeserializer(ctxt.constructType(Object.class));
             Change change = new Change();
             for (String name = p.nextFieldName(); name != null; name = p.nextFieldName()) {
                 JsonToken token = p.nextToken();
