@@ -24,6 +24,15 @@ public class CaptureStats implements CaptureStatsMBean {
     private volatile long failedTotal;
     private final AtomicLong captureFailures = new AtomicLong();
     private volatile String lastCaptureError = "";
+    private volatile String lastCaptureReason = "";
+    /** Failed attempts since the capture last got a batch through; the retry delay grows with them. */
+    private final AtomicLong failingAttempts = new AtomicLong();
+    private volatile String failingSince = "";
+    private volatile long retryDelayMs = 500;
+    private volatile long retryMaxDelayMs = 30_000;
+    /** The cursor's claim: ACTIVE (this instance publishes), STANDBY (another one holds it) or STARTING. */
+    private volatile String cursorState = "STARTING";
+    private volatile String cursorHolder = "";
     private volatile long refreshedAtNanos;
     private volatile String lastError = "";
     private volatile MeterRegistry registry;
@@ -52,10 +61,58 @@ public class CaptureStats implements CaptureStatsMBean {
         lastError = error == null ? "unknown error" : error;
     }
 
-    /** Records a failed capture step (the broker down, a batch nacked, the database gone); it is retried. */
-    public void captureFailed(String routeId, String error) {
+    /**
+     * Records a failed capture step (the broker down, a batch refused, the database gone); it is retried.
+     *
+     * @return how long to wait before the retry: eventflow.capture.retry-delay-ms, doubled with each
+     *         failure in a row of the capture, up to eventflow.capture.retry-max-delay-ms
+     */
+    public long captureFailed(String routeId, Throwable error) {
         captureFailures.incrementAndGet();
-        lastCaptureError = Instant.now() + " " + routeId + ": " + (error == null ? "unknown error" : error);
+        lastCaptureReason = error == null ? "unknown error" : ChangePublisher.rootMessage(error);
+        lastCaptureError = Instant.now() + " " + routeId + ": " + lastCaptureReason;
+        if (!routeId.startsWith("capture-drain")) {
+            return retryDelayMs;
+        }
+        long failures = failingAttempts.incrementAndGet();
+        if (failures == 1) {
+            failingSince = Instant.now().toString();
+        }
+        return Math.min(retryMaxDelayMs, retryDelayMs << Math.min(20, failures - 1));
+    }
+
+    /** Why the last capture step failed, in one line (the root cause's message). */
+    public String lastCaptureReason() {
+        return lastCaptureReason;
+    }
+
+    /** Records that a batch got through: the capture is not failing (any more). */
+    public void batchFinished() {
+        if (failingAttempts.get() != 0) {
+            failingAttempts.set(0);
+        }
+    }
+
+    /** Why the capture is failing, or null when its last attempt got through. */
+    public String captureProblem() {
+        long failures = failingAttempts.get();
+        return failures == 0 ? null : "capture failing since " + failingSince + " (" + failures + " attempts): " + lastCaptureError;
+    }
+
+    public void setRetryDelays(long delayMs, long maxDelayMs) {
+        this.retryDelayMs = Math.max(1, delayMs);
+        this.retryMaxDelayMs = Math.max(this.retryDelayMs, maxDelayMs);
+    }
+
+    /**
+     * Takes the outcome of claim_cursor: the instance that holds the cursor now.
+     *
+     * @return whether this instance is a standby (another one holds the cursor and publishes)
+     */
+    public boolean standby(String holder, String self) {
+        cursorHolder = holder == null ? "" : holder;
+        cursorState = self.equals(holder) ? "ACTIVE" : "STANDBY";
+        return !self.equals(holder);
     }
 
     private static Number number(Object value) {
@@ -87,6 +144,11 @@ public class CaptureStats implements CaptureStatsMBean {
                 .description("Changes set aside unpublished in eventflow.failed_change").register(registry);
         FunctionCounter.builder("eventflow.capture.failures", this, CaptureStats::getCaptureFailures)
                 .description("Capture steps that failed (a batch, the listener check, the clean-up) and were retried").register(registry);
+        for (String state : new String[] {"STARTING", "ACTIVE", "STANDBY"}) {
+            Gauge.builder("eventflow.cursor.state", this, stats -> state.equals(stats.getCursorState()) ? 1 : 0).tag("state", state)
+                    .description("This instance and the cursor (1 for the current state): ACTIVE publishes, STANDBY waits for the holder to go")
+                    .register(registry);
+        }
         // one series per state, 1 for the current one: a listener stuck in DEAD/RESTARTING shows as a flat line
         for (WakeupListener.State state : WakeupListener.State.values()) {
             Gauge.builder("eventflow.listener.state", listener, l -> l.getState() == state ? 1 : 0).tag("state", state.name())
@@ -137,6 +199,16 @@ public class CaptureStats implements CaptureStatsMBean {
     @Override
     public long getListenerRestarts() {
         return listener.getRestarts();
+    }
+
+    @Override
+    public String getCursorState() {
+        return cursorState;
+    }
+
+    @Override
+    public String getCursorHolder() {
+        return cursorHolder;
     }
 
     @Override

@@ -24,5 +24,11 @@ public interface CaptureStatsMBean {
 
     long getListenerRestarts();
 
+    /** ACTIVE: this instance holds the cursor and publishes; STANDBY: another instance holds it; STARTING. */
+    String getCursorState();
+
+    /** The instance that holds the cursor (eventflow.capture.holder of that instance). */
+    String getCursorHolder();
+
     String getLastError();
 }

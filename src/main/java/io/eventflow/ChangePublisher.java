@@ -3,11 +3,17 @@ package io.eventflow;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.Date;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.TimeoutException;
 
 import org.apache.camel.Body;
 import org.apache.camel.ExchangeProperty;
@@ -16,6 +22,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.ConfirmListener;
+import org.springframework.amqp.AmqpTimeoutException;
 import org.springframework.amqp.rabbit.connection.ChannelProxy;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.slf4j.Logger;
@@ -23,15 +31,28 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes a batch of change events to a RabbitMQ exchange on one channel and waits once for the
- * broker's confirms of the whole batch, so the route advances its read position only after RabbitMQ
- * has taken every event, and events leave in the order they were staged.
+ * broker's confirms of the whole batch, so the route finishes the batch only after RabbitMQ has
+ * taken every event, and events leave in the order they were staged. When the broker refuses part
+ * of a batch (a full queue that rejects publishes, say), the batch fails, naming what was refused,
+ * and the next attempt at the same batch sends only what the broker has not confirmed yet: the
+ * other queues do not get the rest of the batch again on every retry.
  */
 public class ChangePublisher {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChangePublisher.class);
 
-    /** One event ready to leave: where it goes and the AMQP message. */
-    public record Outgoing(String routingKey, AMQP.BasicProperties properties, byte[] body) {
+    /** One event ready to leave: its change id, where it goes and the AMQP message. */
+    public record Outgoing(String changeId, String routingKey, AMQP.BasicProperties properties, byte[] body) {
+    }
+
+    /** The broker refused (nacked) some events of a batch; they are sent again, and only they. */
+    public static class RefusedException extends RuntimeException {
+
+        private static final long serialVersionUID = 1L;
+
+        RefusedException(String message) {
+            super(message);
+        }
     }
 
     private final RabbitTemplate template;
@@ -39,6 +60,9 @@ public class ChangePublisher {
     private final String unroutedExchange;
     private final long confirmTimeoutMs;
     private final Set<String> declared = ConcurrentHashMap.newKeySet();
+    /** The batch last attempted (its first and last change ids) and which of its events the broker confirmed. */
+    private String attempted;
+    private final Set<String> confirmed = ConcurrentHashMap.newKeySet();
 
     public ChangePublisher(RabbitTemplate template, ObjectMapper json, String unroutedExchange, long confirmTimeoutMs) {
         this.template = template;
@@ -53,57 +77,110 @@ public class ChangePublisher {
     }
 
     /**
-     * Adds one change, as the capture route unmarshalled it, to the batch: its event, as JSON, becomes
-     * the body; the change id the AMQP message_id; the change key {@code <schema>.<table>.<op>} the type.
+     * Adds one change, as the capture route read it, to the batch: its event, as JSON, becomes the
+     * body; the change id the AMQP message_id; the change key {@code <schema>.<table>.<op>} the type.
      */
     public void stage(@ExchangeProperty("outgoing") List<Outgoing> batch, @Body Map<String, Object> change,
             @Header("routingKey") String routingKey) throws JsonProcessingException {
         Object envelope = change.get("event");
         byte[] event = envelope instanceof RawEvent raw ? raw.json() : json.writeValueAsBytes(envelope);
+        String changeId = String.valueOf(change.get("change_id"));
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                .messageId(String.valueOf(change.get("id")))
+                .messageId(changeId)
                 .contentType("application/json")
                 .contentEncoding(StandardCharsets.UTF_8.name())
                 .deliveryMode(2)
                 .timestamp(new Date())
-                // <schema>.<table>.<op>, as capture-read-batch computes it
+                // <schema>.<table>.<op>, as next_batch gives it
                 .type((String) change.get("change"))
                 .appId("eventflow")
                 .build();
-        batch.add(new Outgoing(routingKey, props, event));
+        batch.add(new Outgoing(changeId, routingKey, props, event));
     }
 
     /**
-     * Sends the batch in order on one channel and waits for the broker to confirm all of it.
+     * Sends the batch in order on one channel and waits for the broker to confirm all of it. Events
+     * of the same batch that the broker confirmed at an earlier attempt are not sent again.
      *
-     * @return how many events were published
-     * @throws org.springframework.amqp.AmqpException when the broker is unreachable, nacks an event or
-     *         does not confirm in time; nothing is then taken as published
+     * @return how many events the batch published
+     * @throws RefusedException when the broker refused (nacked) some of it
+     * @throws org.springframework.amqp.AmqpException when the broker is unreachable or does not
+     *         confirm in time
      */
-    public int publish(List<Outgoing> batch, String exchange) {
+    public synchronized int publish(List<Outgoing> batch, String exchange) {
         if (batch == null || batch.isEmpty()) {
             return 0;
         }
+        String key = batch.get(0).changeId() + ".." + batch.get(batch.size() - 1).changeId() + "/" + batch.size();
+        if (!key.equals(attempted)) {
+            attempted = key;
+            confirmed.clear();
+        }
+        List<Outgoing> unsent = batch.stream().filter(out -> !confirmed.contains(out.changeId())).toList();
         declare(exchange);
+        List<Outgoing> refused;
         try {
-            template.execute(proxy -> {
-                // on the channel itself, not on Spring's proxy of it: the proxy replaces a channel the
-                // broker closed by a new one without a word, and the rest of the batch would go out
-                // on that one, after changes lost with the old one (out of row order) and outside
-                // the confirms waited for. A closed channel fails the batch, which is sent again.
-                Channel channel = proxy instanceof ChannelProxy p ? p.getTargetChannel() : proxy;
-                for (Outgoing out : batch) {
-                    channel.basicPublish(exchange, out.routingKey(), false, out.properties(), out.body());
-                }
-                channel.waitForConfirmsOrDie(confirmTimeoutMs);
-                return null;
-            });
+            refused = template.execute(proxy -> send(proxy instanceof ChannelProxy p ? p.getTargetChannel() : proxy, exchange, unsent));
         } catch (RuntimeException e) {
             // the exchange may have been deleted or the broker restarted: declare again next time
             declared.remove(exchange);
             throw e;
         }
+        if (!refused.isEmpty()) {
+            Set<String> keys = new TreeSet<>();
+            refused.forEach(out -> keys.add(out.routingKey()));
+            throw new RefusedException("RabbitMQ refused " + refused.size() + " of " + batch.size() + " events (routing keys "
+                    + String.join(", ", keys) + "); only those are sent again");
+        }
+        attempted = null;
+        confirmed.clear();
         return batch.size();
+    }
+
+    /**
+     * Publishes on the channel itself, not on Spring's proxy of it: the proxy replaces a channel the
+     * broker closed by a new one without a word, and the rest of the batch would go out on that one,
+     * outside the confirms waited for. A closed channel fails the batch, which is sent again.
+     *
+     * @return the events the broker refused
+     */
+    private List<Outgoing> send(Channel channel, String exchange, List<Outgoing> events) throws Exception {
+        NavigableMap<Long, Outgoing> unconfirmed = new ConcurrentSkipListMap<>();
+        List<Outgoing> refused = Collections.synchronizedList(new ArrayList<>());
+        ConfirmListener listener = new ConfirmListener() {
+            @Override
+            public void handleAck(long tag, boolean multiple) {
+                settle(unconfirmed, tag, multiple).forEach(out -> confirmed.add(out.changeId()));
+            }
+
+            @Override
+            public void handleNack(long tag, boolean multiple) {
+                refused.addAll(settle(unconfirmed, tag, multiple));
+            }
+        };
+        channel.addConfirmListener(listener);
+        try {
+            for (Outgoing out : events) {
+                unconfirmed.put(channel.getNextPublishSeqNo(), out);
+                channel.basicPublish(exchange, out.routingKey(), false, out.properties(), out.body());
+            }
+            channel.waitForConfirms(confirmTimeoutMs);
+        } catch (TimeoutException e) {
+            throw new AmqpTimeoutException("RabbitMQ did not confirm " + unconfirmed.size() + " of " + events.size()
+                    + " events within " + confirmTimeoutMs + " ms", e);
+        } finally {
+            channel.removeConfirmListener(listener);
+        }
+        refused.sort(Comparator.comparingLong(out -> Long.parseLong(out.changeId())));
+        return refused;
+    }
+
+    /** The events an ack or nack settles: the one with that tag, or every one up to it. */
+    private static List<Outgoing> settle(NavigableMap<Long, Outgoing> unconfirmed, long tag, boolean multiple) {
+        Map<Long, Outgoing> settled = multiple ? unconfirmed.headMap(tag, true) : unconfirmed.subMap(tag, true, tag, true);
+        List<Outgoing> events = new ArrayList<>(settled.values());
+        settled.clear();
+        return events;
     }
 
     /**

@@ -1,6 +1,9 @@
 package io.eventflow;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.security.GeneralSecurityException;
@@ -28,6 +31,7 @@ import org.apache.camel.support.service.ServiceSupport;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
+import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
@@ -61,6 +65,16 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private String migrations;
     @PropertyInject(value = "eventflow.capture.cursor", defaultValue = "default")
     private String cursor;
+    @PropertyInject("camel.server.port")
+    private int httpPort;
+    @PropertyInject(value = "camel.server.host", defaultValue = "0.0.0.0")
+    private String httpHost;
+    @PropertyInject("eventflow.capture.holder")
+    private String holder;
+    @PropertyInject("eventflow.capture.retry-delay-ms")
+    private long retryDelayMs;
+    @PropertyInject("eventflow.capture.retry-max-delay-ms")
+    private long retryMaxDelayMs;
     @PropertyInject(value = "eventflow.jmx.host", defaultValue = "127.0.0.1")
     private String jmxHost;
     @PropertyInject(value = "eventflow.jmx.bind-address", defaultValue = "127.0.0.1")
@@ -91,6 +105,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
         if (!mbeans.isRegistered(name)) {
             mbeans.registerMBean(captureStats, name);
         }
+        checkHttpPort();
+        captureStats.setRetryDelays(retryDelayMs, retryMaxDelayMs);
         JmxServer jmx = jmxPort > 0 ? new JmxServer(jmxHost, jmxBindAddress, jmxPort) : null;
         if (jmx != null) {
             jmx.start();
@@ -111,6 +127,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
                     streamRabbit.destroy();
                 }
                 if (pool != null) {
+                    releaseCursor(pool);
                     pool.close();
                 }
                 if (jmx != null) {
@@ -121,6 +138,21 @@ public class EventFlowConfiguration implements CamelConfiguration {
                 }
             }
         });
+    }
+
+    /**
+     * The HTTP server (health, metrics, the web demo) binds its port after Camel has started, and
+     * when the port is taken it only logs it: an instance without health would run and publish.
+     * Checked first, so such a start stops before anything else.
+     */
+    private void checkHttpPort() {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress(httpHost, httpPort));
+        } catch (IOException e) {
+            throw new StartupFailure("cannot listen on HTTP port " + httpPort + " (eventflow.http.port) of " + httpHost + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     /** RABBITMQ_URL as a URI, or a StartupFailure saying what is wrong with it. */
@@ -167,24 +199,31 @@ public class EventFlowConfiguration implements CamelConfiguration {
     }
 
     /**
-     * The read position named by eventflow.capture.cursor must exist: the capture routes read and
-     * move that row, and with none they would find nothing to publish, without a word.
+     * The cursor named by eventflow.capture.cursor must exist, and must not lie ahead of the database
+     * (restored from another cluster): the capture routes would find nothing to publish, without a
+     * word. eventflow.check_cursor says what is wrong and how to put it right.
      */
     private void checkCursor(DataSource dataSource) {
         try (Connection connection = dataSource.getConnection();
-                PreparedStatement query = connection.prepareStatement(
-                        "SELECT count(*) FILTER (WHERE name = ?), string_agg(quote_literal(name), ', ' ORDER BY name) FROM eventflow.capture_state")) {
-            query.setString(1, cursor);
-            try (ResultSet rs = query.executeQuery()) {
-                rs.next();
-                if (rs.getLong(1) == 0) {
-                    throw new StartupFailure("eventflow.capture.cursor is '" + cursor + "', a read position eventflow.capture_state does not have (it has "
-                            + rs.getString(2) + "); to start a new one from now: INSERT INTO eventflow.capture_state (name, lo_snapshot) VALUES ('"
-                            + cursor + "', pg_current_snapshot())", null);
-                }
-            }
+                PreparedStatement check = connection.prepareStatement("SELECT eventflow.check_cursor(?)")) {
+            check.setString(1, cursor);
+            check.execute();
         } catch (SQLException e) {
-            throw new StartupFailure("could not read eventflow.capture_state: " + ChangePublisher.rootMessage(e), e);
+            String reason = e instanceof PSQLException pg && pg.getServerErrorMessage() != null
+                    ? pg.getServerErrorMessage().getMessage() : ChangePublisher.rootMessage(e);
+            throw new StartupFailure("eventflow.capture.cursor: " + reason, e);
+        }
+    }
+
+    /** A stopping instance gives its claim on the cursor up, so that a standby takes over at once. */
+    private void releaseCursor(DataSource dataSource) {
+        try (Connection connection = dataSource.getConnection();
+                PreparedStatement release = connection.prepareStatement("SELECT eventflow.release_cursor(?, ?)")) {
+            release.setString(1, cursor);
+            release.setString(2, holder);
+            release.execute();
+        } catch (SQLException | RuntimeException e) {
+            LOG.info("Cursor {} not released ({}): a standby takes over when the claim runs out", cursor, ChangePublisher.rootMessage(e));
         }
     }
 
@@ -248,7 +287,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
         ds.setApplicationName(APPLICATION_NAME + "-listener");
         String ssl = url.sslMode();
         ds.setSslMode("disable".equals(ssl) || "prefer".equals(ssl) || "allow".equals(ssl) ? "disable" : ssl);
-        return new ListenerDataSource(ds, wakeupListener::connectionLost);
+        return new ListenerDataSource(ds, wakeupListener::connectionLost, wakeupListener);
     }
 
     /** The publisher's broker connection: publisher confirms, used by changePublisher only. */
@@ -334,6 +373,22 @@ public class EventFlowConfiguration implements CamelConfiguration {
             case RESTARTING -> "wake-up listener restarted after a failure, no probe has come back since";
             case STARTING, UP -> null;
         });
+    }
+
+    /** Readiness: DOWN while the capture fails (a batch the broker refuses, say), with why. */
+    @BindToRegistry("captureReadiness")
+    public ReadinessCheck captureReadiness() {
+        return new ReadinessCheck("capture", captureStats::captureProblem);
+    }
+
+    /**
+     * Readiness of the cursor's claim: UP, with its state (ACTIVE publishes, STANDBY waits while
+     * another instance holds the cursor) and the holder in the details.
+     */
+    @BindToRegistry("cursorReadiness")
+    public ReadinessCheck cursorReadiness() {
+        return new ReadinessCheck("cursor", () -> null, () -> java.util.Map.of("cursor", cursor, "state", captureStats.getCursorState(),
+                "holder", captureStats.getCursorHolder()));
     }
 
     /** Readiness: DOWN while the oldest unpublished change is older than eventflow.health.max-lag-seconds. */

@@ -20,17 +20,20 @@ import com.impossibl.postgres.api.jdbc.PGNotificationListener;
  * I/O thread, which the new connection needs, so the reconnect hangs forever and every later
  * connection with it; and a reconnect that races a route restart leaves a second, orphaned
  * listener. This data source keeps {@code closed()} from pgevent and tells EventFlow's listener
- * check instead, which restarts the wake-up route (one clean LISTEN connection); everything else
- * goes straight to the driver.
+ * check instead, which restarts the wake-up route (one clean LISTEN connection). Listener probes
+ * go to the listener check with their sender's backend pid, which pgevent does not pass on; every
+ * other notification (a wake-up) goes to pgevent, and everything else straight to the driver.
  */
 public class ListenerDataSource implements DataSource {
 
     private final DataSource delegate;
     private final Runnable onClosed;
+    private final WakeupListener probes;
 
-    public ListenerDataSource(DataSource delegate, Runnable onClosed) {
+    public ListenerDataSource(DataSource delegate, Runnable onClosed, WakeupListener probes) {
         this.delegate = delegate;
         this.onClosed = onClosed;
+        this.probes = probes;
     }
 
     @Override
@@ -71,7 +74,11 @@ public class ListenerDataSource implements DataSource {
         return new PGNotificationListener() {
             @Override
             public void notification(int processId, String channelName, String payload) {
-                listener.notification(processId, channelName, payload);
+                if (payload != null && payload.startsWith(WakeupListener.PROBE_PREFIX)) {
+                    probes.probeReceived(processId, payload);
+                } else {
+                    listener.notification(processId, channelName, payload);
+                }
             }
 
             @Override

@@ -13,11 +13,18 @@ import org.apache.camel.impl.health.AbstractHealthCheck;
 public class ReadinessCheck extends AbstractHealthCheck {
 
     private final Supplier<String> problem;
+    private final Supplier<Map<String, Object>> details;
 
     /** @param problem null when all is well, otherwise what is wrong */
     public ReadinessCheck(String id, Supplier<String> problem) {
+        this(id, problem, Map::of);
+    }
+
+    /** @param details what the check shows besides its state */
+    public ReadinessCheck(String id, Supplier<String> problem, Supplier<Map<String, Object>> details) {
         super("eventflow", id);
         this.problem = problem;
+        this.details = details;
     }
 
     @Override
@@ -33,6 +40,7 @@ public class ReadinessCheck extends AbstractHealthCheck {
         } catch (RuntimeException e) {
             reason = ChangePublisher.rootMessage(e);
         }
+        details.get().forEach(builder::detail);
         if (reason == null) {
             builder.up();
         } else {

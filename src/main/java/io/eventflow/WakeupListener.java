@@ -1,6 +1,12 @@
 package io.eventflow;
 
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -8,7 +14,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Watches the pgevent LISTEN connection, which can die silently or double up after a reconnect:
  * the listener-check route sends a probe notification on the wake-up channel at a fixed interval,
- * and each probe must have come back exactly once by the time it is judged.
+ * and each probe must have come back exactly once by the time it is judged. A probe is an
+ * unguessable token, and only a notification sent by the backend that sent the probe counts: any
+ * role may NOTIFY on the channel, and a replayed or invented probe must not pass for an echo.
  */
 public class WakeupListener {
 
@@ -21,13 +29,24 @@ public class WakeupListener {
      */
     public enum State { STARTING, UP, DEAD, DOUBLED, RESTARTING }
 
-    private record Probe(long sentAtNanos, AtomicInteger echoes) {
+    /** A probe in flight: when it was sent, from which backend (0 until known), and the backends its echoes came from. */
+    private record Probe(long sentAtNanos, AtomicInteger senderPid, List<Integer> echoPids) {
+
+        int echoes() {
+            int sender = senderPid.get();
+            synchronized (echoPids) {
+                return (int) echoPids.stream().filter(pid -> pid == sender).count();
+            }
+        }
     }
 
     private final long graceNanos;
     private final AtomicLong sequence = new AtomicLong();
     private final AtomicLong restarts = new AtomicLong();
     private final ConcurrentSkipListMap<Long, Probe> inFlight = new ConcurrentSkipListMap<>();
+    private final Map<String, Long> tokens = new ConcurrentHashMap<>();
+    private final SecureRandom random = new SecureRandom();
+    private final AtomicLong foreignProbes = new AtomicLong();
     private volatile boolean connectionLost;
     private volatile State state = State.STARTING;
 
@@ -49,31 +68,59 @@ public class WakeupListener {
                 judged = e;
             }
         }
-        if (judged != null) {
-            int echoes = judged.getValue().echoes().get();
+        if (judged != null && judged.getValue().senderPid().get() != 0) {
+            int echoes = judged.getValue().echoes();
             state = echoes == 1 ? State.UP : echoes == 0 ? State.DEAD : State.DOUBLED;
-            inFlight.headMap(judged.getKey(), true).clear();
+        }
+        if (judged != null) {
+            // a probe whose sending failed (no sender known) is not judged
+            var done = inFlight.headMap(judged.getKey(), true);
+            tokens.values().removeAll(done.keySet());
+            done.clear();
         }
         return state;
     }
 
-    /** The payload of a new probe. */
-    public String nextProbe() {
-        long id = sequence.incrementAndGet();
-        inFlight.put(id, new Probe(System.nanoTime(), new AtomicInteger()));
-        return PROBE_PREFIX + id;
+    /** Judges the newest probe due (see {@link #verdict()}): whether the wake-up route must be restarted. */
+    public boolean needsRestart() {
+        State verdict = verdict();
+        return verdict == State.DEAD || verdict == State.DOUBLED;
     }
 
-    /** Called by the wake-up route for every probe notification it receives. */
-    public void probeReceived(String payload) {
-        try {
-            Probe probe = inFlight.get(Long.parseLong(payload.substring(PROBE_PREFIX.length())));
-            if (probe != null) {
-                probe.echoes().incrementAndGet();
-            }
-        } catch (RuntimeException e) {
-            // not one of ours
+    /** The payload of a new probe: an unguessable token. */
+    public String nextProbe() {
+        long id = sequence.incrementAndGet();
+        byte[] token = new byte[16];
+        random.nextBytes(token);
+        String probe = PROBE_PREFIX + HexFormat.of().formatHex(token);
+        inFlight.put(id, new Probe(System.nanoTime(), new AtomicInteger(), Collections.synchronizedList(new ArrayList<>())));
+        tokens.put(probe, id);
+        return probe;
+    }
+
+    /** Called by the listener-check route once the probe was sent: the backend pid it was sent from. */
+    public void probeSent(String probe, int senderPid) {
+        Long id = tokens.get(probe);
+        Probe sent = id == null ? null : inFlight.get(id);
+        if (sent != null) {
+            sent.senderPid().set(senderPid);
         }
+    }
+
+    /** Called by the LISTEN connection for every probe notification it receives, with its sender's backend pid. */
+    public void probeReceived(int senderPid, String payload) {
+        Long id = tokens.get(payload);
+        Probe probe = id == null ? null : inFlight.get(id);
+        if (probe == null) {
+            foreignProbes.incrementAndGet();
+            return;
+        }
+        probe.echoPids().add(senderPid);
+    }
+
+    /** Probe notifications received that EventFlow did not send (another role's NOTIFY on the channel). */
+    public long getForeignProbes() {
+        return foreignProbes.get();
     }
 
     /** Called by the LISTEN connection when the database closed it. */
@@ -89,6 +136,7 @@ public class WakeupListener {
         restarts.incrementAndGet();
         connectionLost = false;
         inFlight.clear();
+        tokens.clear();
         state = State.RESTARTING;
     }
 

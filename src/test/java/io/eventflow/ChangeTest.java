@@ -4,7 +4,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
-import com.fasterxml.jackson.core.type.TypeReference;
+import java.util.HashMap;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 
@@ -17,29 +18,33 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ChangeTest {
 
     private static final ObjectMapper JSON = EventJson.mapper();
-    private static final TypeReference<List<Change>> BATCH = new TypeReference<>() {
-    };
 
     private static final String EVENT = "{\"before\":null,\"after\":{\"id\":7,\"price\":12.30,\"big\":123456789012345678901234567890.12345678901234567890,"
             + "\"tiny\":1.0E-30,\"name\":\"Ad\\\"a é \\\\ \\n \\u0001 <b>\",\"tags\":[\"a\",1,true,false,null,{\"deep\":[[]]}],\"none\":null},"
             + "\"source\":{\"table\":\"users\",\"changeId\":42},\"op\":\"c\",\"ts_ms\":1700000000000}";
 
-    private static List<Change> read(String batch) throws Exception {
-        return JSON.readValue(batch, BATCH);
+    /** A row of eventflow.next_batch as camel-sql gives it. */
+    private static Map<String, Object> row(long id, String change, String event) {
+        Map<String, Object> row = new HashMap<>();
+        row.put("change_id", id);
+        row.put("change", change);
+        row.put("event", event);
+        row.put("bytes", event == null ? 999L : (long) event.getBytes(StandardCharsets.UTF_8).length);
+        row.put("oversized", event == null);
+        return row;
     }
 
     @Test
     void anEventNoStepLookedIntoLeavesAsItCameExactlyInItsDigits() throws Exception {
-        List<Change> batch = read("[{\"id\":42,\"change\":\"public.users.c\",\"bytes\":321,\"event\":" + EVENT + "},"
-                + "{\"id\":43,\"change\":\"public.users.d\",\"bytes\":9,\"event\":null}]");
+        List<Change> batch = Change.fromRows(List.of(row(42, "public.users.c", EVENT), row(43, "public.users.d", null)));
 
         assertEquals(2, batch.size());
         Change first = batch.get(0);
-        assertEquals(42, first.get("id"));
+        assertEquals(42L, first.get("change_id"));
         assertEquals("public.users.c", first.get("change"));
         RawEvent event = assertInstanceOf(RawEvent.class, first.get("event"));
-        // same JSON, byte for byte (as PostgreSQL writes it: UTF-8, control characters escaped): 12.30
-        // keeps its zero, 30 digits stay 30 digits, 1.0E-30 its form
+        // same JSON, byte for byte, as PostgreSQL built it: 12.30 keeps its zero, 30 digits stay 30
+        // digits, 1.0E-30 its form
         assertEquals(EVENT, new String(event.json(), StandardCharsets.UTF_8));
         assertNull(batch.get(1).get("event"), "an event set aside (over the broker's limit) stays null");
     }
@@ -47,7 +52,7 @@ class ChangeTest {
     @Test
     void hashingAChangeDoesNotReadItsEvent() throws Exception {
         // Camel's bean language hashes the body ${body[change]} is read from, once per row
-        Change change = read("[{\"id\":42,\"change\":\"public.users.c\",\"event\":" + EVENT + "}]").get(0);
+        Change change = Change.fromRows(List.of(row(42, "public.users.c", EVENT))).get(0);
         RawEvent event = (RawEvent) change.get("event");
         change.hashCode();
         event.hashCode();
@@ -57,7 +62,7 @@ class ChangeTest {
 
     @Test
     void aStepCanLookIntoTheEventAndChangeIt() throws Exception {
-        Change change = read("[{\"id\":42,\"event\":" + EVENT + "}]").get(0);
+        Change change = Change.fromRows(List.of(row(42, "public.users.c", EVENT))).get(0);
         RawEvent event = (RawEvent) change.get("event");
 
         @SuppressWarnings("unchecked")

@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * What RabbitMQ refuses does not vanish and does not stop the pipeline: an event larger than the
  * broker takes is set aside in eventflow.failed_change and counted, and the changes after it are
- * published; a batch the broker nacks is published again until it is taken, and nothing is lost.
+ * published; the part of a batch the broker refuses is published again, and only that part, until
+ * it is taken, and nothing is lost.
  */
 class RefusedEventsIT extends EventFlowTestSupport {
 
@@ -34,7 +35,9 @@ class RefusedEventsIT extends EventFlowTestSupport {
         return Map.of(
                 "eventflow.rabbitmq.max-message-bytes", String.valueOf(maxMessageBytes),
                 "eventflow.stats.interval-ms", "300",
-                "eventflow.capture.poll-interval-ms", "200");
+                "eventflow.capture.poll-interval-ms", "200",
+                "eventflow.capture.retry-delay-ms", "200",
+                "eventflow.capture.retry-max-delay-ms", "2000");
     }
 
     @Test
@@ -78,10 +81,11 @@ class RefusedEventsIT extends EventFlowTestSupport {
         }
 
         // the operator raised the broker's limit, and EventFlow's with it, and puts the set-aside insert
-        // back: it is published, after everything else, with a new id
+        // back: it is published, after everything else, with the change id it was logged with
         stopApp();
         maxMessageBytes = 1_000_000;
         app = startApp();
+        long setAside = queryLong("SELECT min(change_id) FROM eventflow.failed_change");
         try (var c = db(); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT eventflow.republish_failed(min(change_id)) FROM eventflow.failed_change")) {
             rs.next();
@@ -91,7 +95,13 @@ class RefusedEventsIT extends EventFlowTestSupport {
         Received republished = consumer.received().get(2);
         assertEquals("public.users.c " + bigUser, republished.routingKey() + " " + republished.json().at("/after/id").asLong());
         assertEquals(big, republished.json().at("/after/name").asText());
-        assertTrue(Long.parseLong(republished.messageId()) > Long.parseLong(events.get(1).messageId()), "a new change id");
+        assertEquals(String.valueOf(setAside), republished.messageId(), "its own change id, not a new one");
+        assertEquals(setAside, republished.json().at("/source/changeId").asLong());
+        // a consumer that keeps, per row, the change with the highest id ends with the row as it is
+        // in the database: the republished insert is older than the update published before it
+        Received newest = consumer.received().stream().filter(r -> r.json().at("/after/id").asLong() == bigUser)
+                .max(java.util.Comparator.comparingLong(r -> Long.parseLong(r.messageId()))).orElseThrow();
+        assertEquals(queryText("SELECT name FROM public.users WHERE id = " + bigUser), newest.json().at("/after/name").asText());
         await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/metrics").body().contains("eventflow_failed_total 1.0"));
         stopApp();
         maxMessageBytes = MAX_MESSAGE_BYTES;
@@ -99,41 +109,112 @@ class RefusedEventsIT extends EventFlowTestSupport {
     }
 
     @Test
-    void aBatchTheBrokerNacksIsPublishedAgainUntilItIsTakenAndNothingIsLost() throws Exception {
+    void theSizeCheckedIsTheSizePublished() throws Exception {
+        consumer.clear();
+        // an event a little under the limit is published, and its message has exactly the size the
+        // read measured; one a little over is set aside with the size it would have had
+        long under = insertUser("u".repeat(MAX_MESSAGE_BYTES - 600), "under@example.com");
+        long over = insertUser("o".repeat(MAX_MESSAGE_BYTES), "over@example.com");
+        long next = insertUser("Next", "next@example.com");
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream().anyMatch(r -> r.json().at("/after/id").asLong() == next));
+        Received published = consumer.received().stream().filter(r -> r.json().at("/after/id").asLong() == under).findFirst().orElseThrow();
+        long measured = queryLong("SELECT octet_length(eventflow.change_event(c)) FROM eventflow.change_log c"
+                + " WHERE c.op = 'c' AND c.after->>'id' = '" + under + "'");
+        assertTrue(measured <= MAX_MESSAGE_BYTES, measured + " bytes");
+        assertEquals(measured, published.body().getBytes(java.nio.charset.StandardCharsets.UTF_8).length, "the size measured is the size sent");
+        assertEquals(queryLong("SELECT octet_length(eventflow.change_event(c)) FROM eventflow.change_log c"
+                + " WHERE c.op = 'c' AND c.after->>'id' = '" + over + "'"),
+                queryLong("SELECT event_bytes FROM eventflow.failed_change WHERE after->>'id' = '" + over + "'"));
+        sql("DELETE FROM eventflow.failed_change");
+    }
+
+    @Test
+    void aBatchTheBrokerRefusesInPartIsRetriedOnlyWhereItWasRefused() throws Exception {
+        sql("CREATE TABLE IF NOT EXISTS public.orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, item text NOT NULL)",
+                "SELECT eventflow.enable_capture('public.orders')");
         String full = TestServices.uniqueName("eventflow.test.full");
-        long[] ids = new long[5];
-        try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
-            // a consumer's queue that is full and refuses more: RabbitMQ nacks every event routed to it
+        List<Long> users = new java.util.ArrayList<>();
+        List<Long> orders = new java.util.ArrayList<>();
+        try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel();
+                AutoCloseable removeFull = () -> ch.queueDelete(full)) {
+            // the orders service's queue is full and refuses more: RabbitMQ nacks every order event
             ch.queueDeclare(full, false, false, false, Map.of("x-max-length", 1, "x-overflow", "reject-publish"));
-            ch.queueBind(full, exchange, "public.users.#");
+            ch.queueBind(full, exchange, "public.orders.#");
             ch.basicPublish("", full, null, "filler".getBytes());
             consumer.clear();
             long failuresBefore = metric("eventflow_capture_failures_total");
             long publishedBefore = publishedTotal();
 
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = insertUser("Nacked " + i, "nacked" + i + "@example.com");
+            // one transaction, one batch: users and orders changes interleaved
+            List<String> writes = new java.util.ArrayList<>(List.of("BEGIN"));
+            for (int i = 0; i < 5; i++) {
+                writes.add("INSERT INTO public.users (name, email) VALUES ('Refused " + i + "', 'refused" + i + "@example.com')");
+                writes.add("INSERT INTO public.orders (item) VALUES ('item " + i + "')");
             }
-            // refused, counted, retried; nothing counts as published while the broker refuses it
-            await().atMost(Duration.ofSeconds(20)).until(() -> metric("eventflow_capture_failures_total") >= failuresBefore + 2);
-            assertEquals(publishedBefore, publishedTotal());
+            writes.add("COMMIT");
+            sql(writes.toArray(String[]::new));
+            users.addAll(queryLongs("SELECT id FROM public.users WHERE email LIKE 'refused%' ORDER BY id"));
+            orders.addAll(queryLongs("SELECT id FROM public.orders ORDER BY id"));
+            // not ready within seconds, saying which routing key the broker refuses
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                var ready = get("/observe/health/ready");
+                return ready.statusCode() == 503 && ready.body().contains("public.orders.c");
+            });
+            // retried with a growing delay (200 ms doubled each time, up to 2 s): a few attempts in 6 s, not 30
+            long failuresAtDown = metric("eventflow_capture_failures_total");
+            await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(7)).until(() -> true);
+            long attempts = metric("eventflow_capture_failures_total") - failuresAtDown;
+            assertTrue(attempts >= 2 && attempts <= 6, attempts + " attempts in 6 s");
+            assertTrue(metric("eventflow_capture_failures_total") > failuresBefore);
+            assertEquals(publishedBefore, publishedTotal(), "nothing counts as published while part of the batch is refused");
+            // what the broker took is not sent again on every retry: each user event once
+            for (long user : users) {
+                assertEquals(1, consumer.received().stream().filter(r -> r.routingKey().equals("public.users.c")
+                        && r.json().at("/after/id").asLong() == user).count(), "user " + user + " published once");
+            }
 
-            // the full queue is emptied (its consumer caught up, or here: it goes away): everything goes out, in row order
+            // the full queue is emptied (its consumer caught up, or here: it goes away): everything goes out
             ch.queuePurge(full);
-            ch.queueDelete(full);
         }
-        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.distinctCount() >= 5
-                && consumer.received().stream().map(r -> r.json().at("/after/id").asLong()).distinct().count() == 5);
-        List<Long> firstSeen = consumer.received().stream().map(r -> r.json().at("/after/id").asLong()).distinct().toList();
-        assertEquals(List.of(ids[0], ids[1], ids[2], ids[3], ids[4]), firstSeen, "in commit order");
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream()
+                .filter(r -> r.routingKey().equals("public.orders.c")).map(r -> r.json().at("/after/id").asLong()).distinct().count() == 5);
+        List<Long> firstSeen = consumer.received().stream().filter(r -> r.routingKey().equals("public.orders.c"))
+                .map(r -> r.json().at("/after/id").asLong()).distinct().toList();
+        assertEquals(orders, firstSeen, "in commit order");
         // sent again around the refusals, with the same message_id: recognisable duplicates only
         consumer.received().stream().collect(Collectors.groupingBy(Received::messageId)).values()
                 .forEach(copies -> assertEquals(1, copies.stream().map(r -> r.json().get("after")).distinct().count()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/health/ready").statusCode() == 200);
+        sql("SELECT eventflow.disable_capture('public.orders')");
+    }
+
+    private long queryLong(String query) throws Exception {
+        try (var c = db(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(query)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private List<Long> queryLongs(String query) throws Exception {
+        List<Long> values = new java.util.ArrayList<>();
+        try (var c = db(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(query)) {
+            while (rs.next()) {
+                values.add(rs.getLong(1));
+            }
+        }
+        return values;
+    }
+
+    private String queryText(String query) throws Exception {
+        try (var c = db(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(query)) {
+            rs.next();
+            return rs.getString(1);
+        }
     }
 
     private long publishedTotal() throws Exception {
         try (var c = db(); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT published_total FROM eventflow.capture_state")) {
+                ResultSet rs = st.executeQuery("SELECT published_total FROM eventflow.cursors WHERE name = 'default'")) {
             rs.next();
             return rs.getLong(1);
         }

@@ -106,34 +106,18 @@ class ReloadIT extends EventFlowTestSupport {
     void aStepAddedLiveSendsUsersChangesToASecondExchangeToo() throws Exception {
         try (EventConsumer auditConsumer = new EventConsumer(audit, unroutedExchange, TestServices.uniqueName("eventflow.test.audit"), "#")) {
             // the README's example: collect the users changes into a second batch, publish it to a second exchange
-            editCaptureRoute(List.of(
-                    "        - split:\n",
-                    "                                method: stage\n",
-                    "method: \"publish(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')\"\n"), List.of(
-                    """
-                            - setProperty:
-                                name: audit
-                                method:
-                                  ref: changePublisher
-                                  method: newBatch
-                            - split:
-                    """,
-                    """
-                                                    method: stage
-                                                # users changes also go to the audit exchange
-                                                - filter:
-                                                    simple: "${body[table_name]} == 'users'"
-                                                    steps:
-                                                      - bean:
-                                                          ref: changePublisher
-                                                          method: "stage(${exchangeProperty.audit}, ${body}, ${header.routingKey})"
-                    """,
-                    """
-                    method: "publish(${exchangeProperty.outgoing}, '{{eventflow.rabbitmq.exchange}}')"
-                            - bean:
-                                ref: changePublisher
-                                method: "publish(${exchangeProperty.audit}, '%s')"
-                    """.formatted(audit)));
+            String split = "              - split:\n";
+            String stage = "                                steps: [{bean: {ref: changePublisher, method: stage}}]\n";
+            String publish = "              - setBody: {method: {ref: changePublisher, method: \"publish(";
+            editCaptureRoute(List.of(split, stage, publish), List.of(
+                    "              - setProperty: {name: audit, method: {ref: changePublisher, method: newBatch}}\n" + split,
+                    "                                steps:\n"
+                            + "                                  - bean: {ref: changePublisher, method: stage}\n"
+                            + "                                  # users changes also go to the audit exchange\n"
+                            + "                                  - filter:\n"
+                            + "                                      simple: \"${body[table_name]} == 'users'\"\n"
+                            + "                                      steps: [{bean: {ref: changePublisher, method: \"stage(${exchangeProperty.audit}, ${body}, ${header.routingKey})\"}}]\n",
+                    "              - bean: {ref: changePublisher, method: \"publish(${exchangeProperty.audit}, '" + audit + "')\"}\n" + publish));
             // wait until the reloaded route is the one publishing: a users change reaches the audit exchange
             await().atMost(Duration.ofSeconds(30)).until(() -> {
                 insertUser("audit-probe-" + System.nanoTime(), System.nanoTime() + "@probe.example.com");

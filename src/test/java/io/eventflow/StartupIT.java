@@ -71,7 +71,7 @@ class StartupIT {
     }
 
     @Test
-    void aReadPositionThatDoesNotExistIsNamed() throws Exception {
+    void aCursorThatDoesNotExistIsNamed() throws Exception {
         // a misspelt cursor would otherwise read nothing, publish nothing and say nothing
         String database = TestServices.uniqueName("eventflow_it");
         TestServices.createDatabase(database);
@@ -80,9 +80,61 @@ class StartupIT {
                     "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
                     "RABBITMQ_URL", TestServices.amqpUrl(),
                     "EVENTFLOW_CAPTURE_CURSOR", "defualt"));
-            assertOneClearLine(run, "eventflow.capture.cursor is 'defualt', a read position eventflow.capture_state does not have (it has 'default')");
-            assertTrue(run.output().contains("INSERT INTO eventflow.capture_state (name, lo_snapshot) VALUES ('defualt', pg_current_snapshot())"),
-                    run.output());
+            assertOneClearLine(run, "eventflow.capture.cursor: no cursor named 'defualt' (there are: 'default');"
+                    + " to start one from now: SELECT eventflow.create_cursor('defualt')");
+        } finally {
+            TestServices.dropDatabase(database);
+        }
+    }
+
+    @Test
+    void aCursorAheadOfTheDatabaseStopsTheStartAndNothingIsDeleted() throws Exception {
+        // a dump restored into another cluster: the cursor's snapshot lies past this database's
+        // transaction counter, and would take every change here for published
+        String database = TestServices.uniqueName("eventflow_it");
+        TestServices.createDatabase(database);
+        try {
+            Map<String, String> env = Map.of(
+                    "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
+                    "RABBITMQ_URL", TestServices.amqpUrl(),
+                    "EVENTFLOW_RABBITMQ_EXCHANGE", TestServices.uniqueName("eventflow.test.changes"),
+                    "EVENTFLOW_CAPTURE_RETENTION", "0 seconds");
+            TestServices.migrate(database);
+            try (var c = TestServices.connect(database); var st = c.createStatement()) {
+                st.execute("INSERT INTO public.users (name, email) VALUES ('Ada', 'ada@example.com')");
+                st.execute("UPDATE eventflow.change_log SET changed_at = now() - interval '1 day'");
+                st.execute("UPDATE eventflow.capture_state SET lo_snapshot = '900000000:900000000:' WHERE name = 'default'");
+            }
+            Run run = startJar(env);
+            assertOneClearLine(run, "eventflow.capture.cursor: cursor 'default' is ahead of this database (it has read up to transaction 900000000");
+            assertTrue(run.output().contains("SELECT eventflow.drop_cursor('default'), eventflow.create_cursor('default')"), run.output());
+            try (var c = TestServices.connect(database); var st = c.createStatement();
+                    var rs = st.executeQuery("SELECT count(*), eventflow.cleanup('0 seconds') FROM eventflow.change_log")) {
+                rs.next();
+                assertEquals(1, rs.getLong(1), "the change is still in the change log");
+                assertEquals(0, rs.getLong(2), "and the clean-up leaves it there while the cursor is ahead");
+            }
+        } finally {
+            TestServices.dropDatabase(database);
+        }
+    }
+
+    @Test
+    void anHttpPortThatIsTakenStopsTheStart() throws Exception {
+        String database = TestServices.uniqueName("eventflow_it");
+        TestServices.createDatabase(database);
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Run run = startJar(Map.of(
+                    "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
+                    "RABBITMQ_URL", TestServices.amqpUrl(),
+                    "EVENTFLOW_RABBITMQ_EXCHANGE", TestServices.uniqueName("eventflow.test.changes"),
+                    "EVENTFLOW_HTTP_PORT", String.valueOf(taken.getLocalPort())));
+            assertOneClearLine(run, "cannot listen on HTTP port " + taken.getLocalPort());
+            try (var c = TestServices.connect(database); var st = c.createStatement();
+                    var rs = st.executeQuery("SELECT count(*) FROM eventflow.cursors WHERE holder IS NOT NULL")) {
+                rs.next();
+                assertEquals(0, rs.getLong(1), "it never held the cursor");
+            }
         } finally {
             TestServices.dropDatabase(database);
         }

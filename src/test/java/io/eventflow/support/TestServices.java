@@ -66,12 +66,29 @@ public final class TestServices {
     }
 
     public static Connection connect(String database) throws SQLException {
+        return connect(database, pgUser());
+    }
+
+    /** A connection to a database as the given role (trust authentication). */
+    public static Connection connect(String database, String user) throws SQLException {
         try {
-            return DriverManager.getConnection(jdbcUrl(database) + "?ApplicationName=itest-client", pgUser(), null);
+            return DriverManager.getConnection(jdbcUrl(database) + "?ApplicationName=itest-client", user, null);
         } catch (SQLException e) {
             throw new SQLException("PostgreSQL is not reachable at " + pgHost() + ":" + pgPort()
                     + " (start it, see README: Tests): " + e.getMessage(), e);
         }
+    }
+
+    /** Applies EventFlow's migrations (migrations/) to a database, as EventFlow does at start-up. */
+    public static void migrate(String database) {
+        org.flywaydb.core.Flyway.configure()
+                .dataSource(jdbcUrl(database), pgUser(), null)
+                .locations("filesystem:migrations")
+                .schemas("eventflow")
+                .createSchemas(true)
+                .table("flyway_schema_history")
+                .load()
+                .migrate();
     }
 
     public static void createDatabase(String name) throws SQLException {

@@ -1,0 +1,172 @@
+-- Batches: what a cursor publishes next, and moving the cursor past it once RabbitMQ confirmed it.
+
+DROP FUNCTION IF EXISTS eventflow.next_batch(text, text, integer, bigint, bigint);
+DROP FUNCTION IF EXISTS eventflow.batch_events(pg_snapshot, pg_snapshot, bigint, bigint, bigint);
+
+-- Function: eventflow.change_event(c eventflow.change_log)
+--
+--   The change's event, Debezium's envelope, as the JSON text EventFlow publishes byte for byte
+--   (no whitespace between the envelope's fields): its octet_length is the size of the message.
+--   source.changeId (and the message_id) is the id the change was first logged with.
+CREATE OR REPLACE FUNCTION eventflow.change_event(c eventflow.change_log) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT '{"before":' || coalesce(c.before::text, 'null')
+      || ',"after":' || coalesce(c.after::text, 'null')
+      || ',"source":{"version":"1","connector":"eventflow","name":"eventflow","db":' || to_json(current_database())::text
+      || ',"schema":' || to_json(c.schema_name)::text
+      || ',"table":' || to_json(c.table_name)::text
+      || ',"txId":' || c.tx_id::text
+      || ',"ts_ms":' || (extract(epoch FROM c.changed_at) * 1000)::bigint::text
+      || ',"changeId":' || coalesce(c.origin_id, c.id)::text
+      || ',"snapshot":' || CASE WHEN c.op = 'r' THEN '"true"' ELSE '"false"' END
+      || '},"op":"' || c.op
+      || '","ts_ms":' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text
+      || '}'
+$$;
+
+-- Function: eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint, max_event_bytes bigint)
+--
+--   The changes of the transactions that committed between the snapshots lo and hi, with ids in
+--   (after_id, end_id], in id order, each with its table, its operation, its routing key
+--   <schema>.<table>.<op>, its event and the event's size in bytes.
+--   An event over max_event_bytes is not returned (NULL, oversized): the broker would refuse it.
+CREATE OR REPLACE FUNCTION eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint,
+    max_event_bytes bigint)
+RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
+    oversized boolean)
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(c.origin_id, c.id),
+         c.schema_name,
+         c.table_name,
+         c.op::text,
+         c.schema_name || '.' || c.table_name || '.' || c.op,
+         CASE WHEN e.bytes > max_event_bytes THEN NULL ELSE e.event END,
+         e.bytes,
+         e.bytes > max_event_bytes
+    FROM eventflow.change_log c
+   CROSS JOIN LATERAL (SELECT ev.event, octet_length(ev.event)::bigint AS bytes
+                         FROM (SELECT eventflow.change_event(c) AS event) ev) e
+   WHERE c.id > after_id AND c.id <= end_id
+     AND c.tx_id >= pg_snapshot_xmin(lo) AND c.tx_id < pg_snapshot_xmax(hi)
+     AND NOT pg_visible_in_snapshot(c.tx_id, lo) AND pg_visible_in_snapshot(c.tx_id, hi)
+   ORDER BY c.id
+$$;
+
+-- Function: eventflow.next_batch(cursor_name text, holder text, max_changes integer, max_bytes bigint, max_event_bytes bigint)
+--
+--   The next changes a cursor publishes: one row per change, in change-id order: its id, table,
+--   operation, routing key, event, the event's size in bytes and whether that is over
+--   max_event_bytes (see batch_events). Called again before finish_batch, it returns the same batch: a crash between
+--   publishing and finishing publishes exactly that batch again. Only the cursor's holder may call
+--   it (claim_cursor).
+--
+-- Algorithm:
+--   As PgQ: a batch is the changes of the transactions that committed between two snapshots, lo
+--   (every change of a transaction it sees is published) and hi (taken when the batch starts), so
+--   a transaction that took its change ids early and committed late is never skipped, and the
+--   changes of one row come in commit order. A batch larger than max_changes changes, or than
+--   about max_bytes (each change's logged size, row_bytes, plus its envelope; at least one change
+--   is taken), is read in parts: last_id is where the part finished last ended, batch_end_id
+--   where the part in flight ends. A new batch starts at the lowest id of a change lo does not
+--   see, found through the tx_id index, so a read costs what waits, not what the change log keeps.
+--   Nothing waiting: nothing is returned and nothing is written.
+CREATE OR REPLACE FUNCTION eventflow.next_batch(cursor_name text, holder text, max_changes integer DEFAULT 1000,
+    max_bytes bigint DEFAULT 4194304, max_event_bytes bigint DEFAULT 134217728)
+RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
+    oversized boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  cur eventflow.capture_state := eventflow.held_cursor(cursor_name, holder);
+  batch_hi pg_snapshot := coalesce(cur.hi_snapshot, pg_current_snapshot());
+  start_id bigint := cur.last_id;
+  end_id bigint;
+  taken integer;
+  candidates integer;
+BEGIN
+  IF cur.batch_end_id IS NULL THEN
+    IF start_id = 0 THEN
+      -- "+ 0": through the tx_id index, not by walking the id index past what was published
+      SELECT min(p.id + 0) - 1 INTO start_id FROM eventflow.change_log p
+       WHERE p.tx_id >= pg_snapshot_xmin(cur.lo_snapshot) AND p.tx_id < pg_snapshot_xmax(batch_hi)
+         AND NOT pg_visible_in_snapshot(p.tx_id, cur.lo_snapshot);
+    END IF;
+    SELECT max(w.id), count(*), max(w.candidates) INTO end_id, taken, candidates
+      FROM (SELECT k.id, count(*) OVER () AS candidates,
+                   sum(k.row_bytes) OVER (ORDER BY k.id) - k.row_bytes AS bytes_before
+              FROM (SELECT c.id, 400 + coalesce(c.row_bytes, coalesce(octet_length(c.before::text), 0)
+                                                + coalesce(octet_length(c.after::text), 0)) AS row_bytes
+                      FROM eventflow.change_log c
+                     WHERE c.id > start_id
+                       AND c.tx_id >= pg_snapshot_xmin(cur.lo_snapshot) AND c.tx_id < pg_snapshot_xmax(batch_hi)
+                       AND NOT pg_visible_in_snapshot(c.tx_id, cur.lo_snapshot) AND pg_visible_in_snapshot(c.tx_id, batch_hi)
+                     ORDER BY c.id
+                     LIMIT max_changes) k) w
+     WHERE w.bytes_before < max_bytes;
+    IF end_id IS NULL THEN
+      IF cur.hi_snapshot IS NOT NULL THEN
+        -- the last part of a batch read in parts was finished: the batch is done
+        UPDATE eventflow.capture_state s SET lo_snapshot = s.hi_snapshot, hi_snapshot = NULL, last_id = 0, updated_at = now()
+         WHERE s.name = cursor_name;
+      END IF;
+      RETURN;
+    END IF;
+    UPDATE eventflow.capture_state s
+       SET hi_snapshot = batch_hi, last_id = start_id, batch_end_id = end_id,
+           batch_complete = (taken = candidates AND candidates < max_changes)
+     WHERE s.name = cursor_name;
+    cur.last_id := start_id;
+    cur.batch_end_id := end_id;
+  END IF;
+  RETURN QUERY SELECT * FROM eventflow.batch_events(cur.lo_snapshot, batch_hi, cur.last_id, cur.batch_end_id, max_event_bytes);
+END;
+$$;
+
+-- Function: eventflow.finish_batch(cursor_name text, holder text, published bigint)
+--
+--   Moves the cursor past the batch in flight, once RabbitMQ confirmed it; published (how many of
+--   its changes went out, the others being filtered or set aside) is added to the cursor's total.
+--   Only the holder may call it (fencing: an instance that lost its claim gets an error, and the
+--   new holder publishes the batch again).
+--
+-- Returns:
+--   whether there was a batch in flight.
+CREATE OR REPLACE FUNCTION eventflow.finish_batch(cursor_name text, holder text, published bigint DEFAULT 0) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+  cur eventflow.capture_state := eventflow.held_cursor(cursor_name, holder);
+BEGIN
+  IF cur.batch_end_id IS NULL THEN
+    RETURN false;
+  END IF;
+  UPDATE eventflow.capture_state s
+     SET lo_snapshot = CASE WHEN s.batch_complete THEN s.hi_snapshot ELSE s.lo_snapshot END,
+         hi_snapshot = CASE WHEN s.batch_complete THEN NULL ELSE s.hi_snapshot END,
+         last_id = CASE WHEN s.batch_complete THEN 0 ELSE s.batch_end_id END,
+         last_published_id = greatest(s.last_published_id, s.batch_end_id),
+         batch_end_id = NULL,
+         batch_complete = NULL,
+         published_total = s.published_total + finish_batch.published,
+         updated_at = now()
+   WHERE s.name = cursor_name;
+  RETURN true;
+END;
+$$;
+
+-- Function: eventflow.set_aside(cursor_name text, change_id bigint, event_bytes bigint, reason text)
+--
+--   Copies a change of the cursor's batch in flight that cannot be published (its event is over
+--   the broker's size limit) to eventflow.failed_change, with its size and why, so that the
+--   changes after it go on. republish_failed() puts it back. Returns whether it was copied.
+CREATE OR REPLACE FUNCTION eventflow.set_aside(cursor_name text, change_id bigint, event_bytes bigint, reason text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO eventflow.failed_change (change_id, tx_id, schema_name, table_name, op, before, after, changed_at, event_bytes, reason)
+  SELECT coalesce(c.origin_id, c.id), c.tx_id, c.schema_name, c.table_name, c.op, c.before, c.after, c.changed_at,
+         set_aside.event_bytes, set_aside.reason
+    FROM eventflow.capture_state s
+    JOIN eventflow.change_log c ON c.id > s.last_id AND c.id <= s.batch_end_id
+   WHERE s.name = cursor_name AND coalesce(c.origin_id, c.id) = set_aside.change_id
+  ON CONFLICT ON CONSTRAINT failed_change_pkey DO NOTHING;
+  RETURN FOUND;
+END;
+$$;
