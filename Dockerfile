@@ -20,9 +20,10 @@ COPY routes routes
 COPY migrations migrations
 COPY web web
 USER eventflow
-# web demo, health and metrics on 8080; remote JMX on 9010
-EXPOSE 8080 9010
+# web demo, health and metrics on 8080, on every interface of the container (compose publishes it on the host's loopback)
+EXPOSE 8080
 # the JVM flags of bin/eventflow, which the benchmark measures (README: Benchmarks)
+ENV EVENTFLOW_HTTP_HOST=0.0.0.0
 ENV JAVA_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m -Xmx1g -Xss512k -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=32m -Dio.netty.allocator.numDirectArenas=1 -Dio.netty.allocator.numHeapArenas=1 -XX:+ExitOnOutOfMemoryError" \
     MALLOC_ARENA_MAX=2
 # on the HTTP port EventFlow listens on: EVENTFLOW_HTTP_PORT (eventflow.http.port) when set, else 8080

@@ -2,36 +2,23 @@
 
 DROP FUNCTION IF EXISTS eventflow.next_batch(text, text, integer, bigint, bigint);
 DROP FUNCTION IF EXISTS eventflow.batch_events(pg_snapshot, pg_snapshot, bigint, bigint, bigint);
+DROP FUNCTION IF EXISTS eventflow.batch_events(pg_snapshot, pg_snapshot, bigint, bigint, bigint, bigint);
 
--- Function: eventflow.change_event(c eventflow.change_log)
---
---   The change's event, Debezium's envelope, as the JSON text EventFlow publishes byte for byte
---   (no whitespace between the envelope's fields): its octet_length is the size of the message.
---   source.changeId (and the message_id) is the id the change was first logged with.
-CREATE OR REPLACE FUNCTION eventflow.change_event(c eventflow.change_log) RETURNS text
-LANGUAGE sql STABLE AS $$
-  SELECT '{"before":' || coalesce(c.before::text, 'null')
-      || ',"after":' || coalesce(c.after::text, 'null')
-      || ',"source":{"version":"1","connector":"eventflow","name":"eventflow","db":' || to_json(current_database())::text
-      || ',"schema":' || to_json(c.schema_name)::text
-      || ',"table":' || to_json(c.table_name)::text
-      || ',"txId":' || c.tx_id::text
-      || ',"ts_ms":' || (extract(epoch FROM c.changed_at) * 1000)::bigint::text
-      || ',"changeId":' || coalesce(c.origin_id, c.id)::text
-      || ',"snapshot":' || CASE WHEN c.op = 'r' THEN '"true"' ELSE '"false"' END
-      || '},"op":"' || c.op
-      || '","ts_ms":' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text
-      || '}'
-$$;
+DROP FUNCTION IF EXISTS eventflow.change_event(eventflow.change_log);
 
--- Function: eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint, max_event_bytes bigint)
+-- Function: eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint, max_event_bytes bigint, read_ms bigint)
 --
 --   The changes of the transactions that committed between the snapshots lo and hi, with ids in
 --   (after_id, end_id], in id order, each with its table, its operation, its routing key
 --   <schema>.<table>.<op>, its event and the event's size in bytes.
---   An event over max_event_bytes is not returned (NULL, oversized): the broker would refuse it.
+--
+--   The event is Debezium's envelope as the JSON text EventFlow publishes byte for byte: the rows
+--   as logged, and the rest without whitespace; source.changeId (and the message_id) is the id
+--   the change was first logged with, ts_ms the time of the read (read_ms). Its size is the sum of
+--   its parts' (the length of a logged row is known without reading it), so an event over
+--   max_event_bytes, which the broker would refuse, is never built: it comes back NULL, oversized.
 CREATE OR REPLACE FUNCTION eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint,
-    max_event_bytes bigint)
+    max_event_bytes bigint, read_ms bigint)
 RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
     oversized boolean)
 LANGUAGE sql STABLE AS $$
@@ -40,12 +27,24 @@ LANGUAGE sql STABLE AS $$
          c.table_name,
          c.op::text,
          c.schema_name || '.' || c.table_name || '.' || c.op,
-         CASE WHEN e.bytes > max_event_bytes THEN NULL ELSE e.event END,
+         CASE WHEN e.bytes <= max_event_bytes
+              THEN '{"before":' || coalesce(c.before::text, 'null') || ',"after":' || coalesce(c.after::text, 'null') || e.tail END,
          e.bytes,
          e.bytes > max_event_bytes
     FROM eventflow.change_log c
-   CROSS JOIN LATERAL (SELECT ev.event, octet_length(ev.event)::bigint AS bytes
-                         FROM (SELECT eventflow.change_event(c) AS event) ev) e
+   CROSS JOIN LATERAL (
+         -- OFFSET 0: computed once per change, not once per use
+         SELECT t.tail, 19 + octet_length(t.tail) + coalesce(octet_length(c.before::text), 4)
+                + coalesce(octet_length(c.after::text), 4) AS bytes
+           FROM (SELECT ',"source":{"version":"1","connector":"eventflow","name":"eventflow","db":' || to_json(current_database())::text
+                        || ',"schema":' || to_json(c.schema_name)::text
+                        || ',"table":' || to_json(c.table_name)::text
+                        || ',"txId":' || c.tx_id::text
+                        || ',"ts_ms":' || (extract(epoch FROM c.changed_at) * 1000)::bigint::text
+                        || ',"changeId":' || coalesce(c.origin_id, c.id)::text
+                        || ',"snapshot":' || CASE WHEN c.op = 'r' THEN '"true"' ELSE '"false"' END
+                        || '},"op":"' || c.op || '","ts_ms":' || read_ms::text || '}' AS tail) t
+         OFFSET 0) e
    WHERE c.id > after_id AND c.id <= end_id
      AND c.tx_id >= pg_snapshot_xmin(lo) AND c.tx_id < pg_snapshot_xmax(hi)
      AND NOT pg_visible_in_snapshot(c.tx_id, lo) AND pg_visible_in_snapshot(c.tx_id, hi)
@@ -77,19 +76,25 @@ RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, cha
 LANGUAGE plpgsql AS $$
 DECLARE
   cur eventflow.capture_state := eventflow.held_cursor(cursor_name, holder);
-  batch_hi pg_snapshot := coalesce(cur.hi_snapshot, pg_current_snapshot());
-  start_id bigint := cur.last_id;
+  batch_hi pg_snapshot;
+  start_id bigint;
   end_id bigint;
   taken integer;
   candidates integer;
 BEGIN
-  IF cur.batch_end_id IS NULL THEN
+  IF max_changes IS NULL OR max_changes < 1 THEN
+    RAISE EXCEPTION 'next_batch: max_changes must be at least 1, not %', max_changes USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  WHILE cur.batch_end_id IS NULL LOOP
+    batch_hi := coalesce(cur.hi_snapshot, pg_current_snapshot());
+    start_id := cur.last_id;
     IF start_id = 0 THEN
       -- "+ 0": through the tx_id index, not by walking the id index past what was published
       SELECT min(p.id + 0) - 1 INTO start_id FROM eventflow.change_log p
        WHERE p.tx_id >= pg_snapshot_xmin(cur.lo_snapshot) AND p.tx_id < pg_snapshot_xmax(batch_hi)
          AND NOT pg_visible_in_snapshot(p.tx_id, cur.lo_snapshot);
     END IF;
+    -- the first change is always taken, whatever its size
     SELECT max(w.id), count(*), max(w.candidates) INTO end_id, taken, candidates
       FROM (SELECT k.id, count(*) OVER () AS candidates,
                    sum(k.row_bytes) OVER (ORDER BY k.id) - k.row_bytes AS bytes_before
@@ -101,23 +106,26 @@ BEGIN
                        AND NOT pg_visible_in_snapshot(c.tx_id, cur.lo_snapshot) AND pg_visible_in_snapshot(c.tx_id, batch_hi)
                      ORDER BY c.id
                      LIMIT max_changes) k) w
-     WHERE w.bytes_before < max_bytes;
-    IF end_id IS NULL THEN
-      IF cur.hi_snapshot IS NOT NULL THEN
-        -- the last part of a batch read in parts was finished: the batch is done
-        UPDATE eventflow.capture_state s SET lo_snapshot = s.hi_snapshot, hi_snapshot = NULL, last_id = 0, updated_at = now()
-         WHERE s.name = cursor_name;
-      END IF;
+     WHERE w.bytes_before = 0 OR w.bytes_before < max_bytes;
+    IF end_id IS NOT NULL THEN
+      UPDATE eventflow.capture_state s
+         SET hi_snapshot = batch_hi, last_id = start_id, batch_end_id = end_id,
+             batch_complete = (taken = candidates AND candidates < max_changes)
+       WHERE s.name = cursor_name;
+      cur.last_id := start_id;
+      cur.batch_end_id := end_id;
+    ELSIF cur.hi_snapshot IS NOT NULL THEN
+      -- the parts read so far were all of that batch: it is done; look for a new one
+      UPDATE eventflow.capture_state s SET lo_snapshot = s.hi_snapshot, hi_snapshot = NULL, last_id = 0, updated_at = now()
+       WHERE s.name = cursor_name
+      RETURNING * INTO cur;
+    ELSE
       RETURN;
     END IF;
-    UPDATE eventflow.capture_state s
-       SET hi_snapshot = batch_hi, last_id = start_id, batch_end_id = end_id,
-           batch_complete = (taken = candidates AND candidates < max_changes)
-     WHERE s.name = cursor_name;
-    cur.last_id := start_id;
-    cur.batch_end_id := end_id;
-  END IF;
-  RETURN QUERY SELECT * FROM eventflow.batch_events(cur.lo_snapshot, batch_hi, cur.last_id, cur.batch_end_id, max_event_bytes);
+  END LOOP;
+  RETURN QUERY SELECT * FROM eventflow.batch_events(cur.lo_snapshot, coalesce(batch_hi, cur.hi_snapshot), cur.last_id,
+                                                    cur.batch_end_id, max_event_bytes,
+                                                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
 END;
 $$;
 
@@ -152,14 +160,17 @@ BEGIN
 END;
 $$;
 
--- Function: eventflow.set_aside(cursor_name text, change_id bigint, event_bytes bigint, reason text)
+-- Function: eventflow.set_aside(cursor_name text, holder text, change_id bigint, event_bytes bigint, reason text)
 --
---   Copies a change of the cursor's batch in flight that cannot be published (its event is over
+--   Copies a change of the cursor's batch in flight (only its holder may) that cannot be published (its event is over
 --   the broker's size limit) to eventflow.failed_change, with its size and why, so that the
 --   changes after it go on. republish_failed() puts it back. Returns whether it was copied.
-CREATE OR REPLACE FUNCTION eventflow.set_aside(cursor_name text, change_id bigint, event_bytes bigint, reason text) RETURNS boolean
+DROP FUNCTION IF EXISTS eventflow.set_aside(text, bigint, bigint, text);
+CREATE OR REPLACE FUNCTION eventflow.set_aside(cursor_name text, holder text, change_id bigint, event_bytes bigint, reason text)
+RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM eventflow.held_cursor(cursor_name, holder);
   INSERT INTO eventflow.failed_change (change_id, tx_id, schema_name, table_name, op, before, after, changed_at, event_bytes, reason)
   SELECT coalesce(c.origin_id, c.id), c.tx_id, c.schema_name, c.table_name, c.op, c.before, c.after, c.changed_at,
          set_aside.event_bytes, set_aside.reason

@@ -16,7 +16,8 @@ BEGIN
     RAISE EXCEPTION 'cursor % exists already', name USING ERRCODE = 'duplicate_object';
   END IF;
   IF from_oldest THEN
-    SELECT min(c.tx_id) INTO oldest FROM eventflow.change_log c;
+    -- the oldest change logged, or a transaction still open now (it may log a change yet)
+    SELECT least(min(c.tx_id), pg_snapshot_xmin(pg_current_snapshot())) INTO oldest FROM eventflow.change_log c;
   END IF;
   -- 'x:x:' sees every transaction before x and none from x on
   INSERT INTO eventflow.capture_state (name, lo_snapshot)
@@ -81,8 +82,8 @@ $$;
 -- Algorithm:
 --   The claim goes to the caller when nobody holds the cursor, when the caller holds it already
 --   (renewed), or when the holder's lease has run out (a holder that died, or stopped renewing:
---   it is fenced from then on, its finish_batch fails). An instance renews its claim each time it
---   looks for changes, so a lease of a few times the polling interval survives a busy moment.
+--   it is fenced from then on, its finish_batch fails). EventFlow renews its claim every few
+--   seconds (eventflow.capture.claim-renew-ms), well within the lease.
 --
 -- Returns:
 --   the holder after the call: the caller, or the instance that holds the cursor (the caller

@@ -42,7 +42,7 @@ $$;
 --
 --   Puts changes set aside in eventflow.failed_change (all of them, or the one named) back into
 --   the change log, after the broker's limit was raised, say; they are published after everything
---   already logged, and removed from failed_change.
+--   already logged (EventFlow is woken up), and removed from failed_change.
 --
 -- Algorithm:
 --   A change put back keeps the id it was first logged with (origin_id): its message_id and
@@ -65,6 +65,10 @@ BEGIN
   INSERT INTO eventflow.change_log (schema_name, table_name, op, before, after, changed_at, origin_id)
   SELECT schema_name, table_name, op, before, after, changed_at, change_id FROM taken ORDER BY change_id;
   GET DIAGNOSTICS moved = ROW_COUNT;
+  -- wake EventFlow up rather than leave them to its next poll
+  IF moved > 0 THEN
+    PERFORM pg_notify(w.channel, '') FROM eventflow.wakeup w;
+  END IF;
   RETURN moved;
 END;
 $$;

@@ -2,11 +2,14 @@ package io.eventflow;
 
 import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * EventFlow's own figures, refreshed by the capture-stats route from the database: how many
@@ -16,6 +19,14 @@ import io.micrometer.core.instrument.MeterRegistry;
  */
 public class CaptureStats implements CaptureStatsMBean {
 
+    private static final Logger LOG = LoggerFactory.getLogger(CaptureStats.class);
+    private static final long REPORT_INTERVAL_NANOS = 60_000_000_000L;
+
+    /** The last failure logged of a route, and how often it repeated since without being logged. */
+    private record Report(String reason, long loggedAtNanos, AtomicLong repeats) {
+    }
+
+    private final Map<String, Report> reports = new ConcurrentHashMap<>();
     private final WakeupListener listener;
     private volatile long publishedTotal;
     private volatile long backlog;
@@ -33,6 +44,8 @@ public class CaptureStats implements CaptureStatsMBean {
     /** The cursor's claim: ACTIVE (this instance publishes), STANDBY (another one holds it) or STARTING. */
     private volatile String cursorState = "STARTING";
     private volatile String cursorHolder = "";
+    private volatile long claimedAtNanos;
+    private volatile long claimRenewNanos = 5_000_000_000L;
     private volatile long refreshedAtNanos;
     private volatile String lastError = "";
     private volatile MeterRegistry registry;
@@ -71,14 +84,47 @@ public class CaptureStats implements CaptureStatsMBean {
         captureFailures.incrementAndGet();
         lastCaptureReason = error == null ? "unknown error" : ChangePublisher.rootMessage(error);
         lastCaptureError = Instant.now() + " " + routeId + ": " + lastCaptureReason;
+        LOG.debug("{} failed", routeId, error);
         if (!routeId.startsWith("capture-drain")) {
+            report(routeId, lastCaptureReason, "trying again at its next run");
             return retryDelayMs;
         }
+        // the failure may be a lost claim (fencing): claim again before the next read
+        claimedAtNanos = 0;
         long failures = failingAttempts.incrementAndGet();
         if (failures == 1) {
             failingSince = Instant.now().toString();
         }
-        return Math.min(retryMaxDelayMs, retryDelayMs << Math.min(20, failures - 1));
+        long delay = Math.min(retryMaxDelayMs, retryDelayMs << Math.min(20, failures - 1));
+        report(routeId, lastCaptureReason, "nothing lost, retrying in " + delay + " ms");
+        return delay;
+    }
+
+    /**
+     * Logs a failure in one line, and a failure that repeats, the same, at most once a minute with
+     * how often it happened meanwhile: a database or broker that is gone for long fills no log.
+     */
+    private void report(String routeId, String reason, String outcome) {
+        Report last = reports.get(routeId);
+        long now = System.nanoTime();
+        if (last != null && last.reason().equals(reason) && now - last.loggedAtNanos() < REPORT_INTERVAL_NANOS) {
+            last.repeats().incrementAndGet();
+            return;
+        }
+        long repeats = last == null ? 0 : last.repeats().get();
+        reports.put(routeId, new Report(reason, now, new AtomicLong()));
+        if (repeats > 0 && last.reason().equals(reason)) {
+            LOG.warn("{} still failing ({} more times in the last minute), {}: {}", routeId, repeats, outcome, reason);
+        } else {
+            LOG.warn("{} failed, {}: {}", routeId, outcome, reason);
+        }
+    }
+
+    private void recovered(String routeId) {
+        Report last = reports.remove(routeId);
+        if (last != null) {
+            LOG.info("{} works again", routeId);
+        }
     }
 
     /** Why the last capture step failed, in one line (the root cause's message). */
@@ -86,10 +132,11 @@ public class CaptureStats implements CaptureStatsMBean {
         return lastCaptureReason;
     }
 
-    /** Records that a batch got through: the capture is not failing (any more). */
-    public void batchFinished() {
+    /** Records that a drain went through without a failure: the capture is not failing (any more). */
+    public void drained() {
         if (failingAttempts.get() != 0) {
             failingAttempts.set(0);
+            recovered("capture-drain");
         }
     }
 
@@ -111,8 +158,28 @@ public class CaptureStats implements CaptureStatsMBean {
      */
     public boolean standby(String holder, String self) {
         cursorHolder = holder == null ? "" : holder;
-        cursorState = self.equals(holder) ? "ACTIVE" : "STANDBY";
-        return !self.equals(holder);
+        boolean active = self.equals(holder);
+        cursorState = active ? "ACTIVE" : "STANDBY";
+        claimedAtNanos = active ? System.nanoTime() : 0;
+        if (!active) {
+            // a standby publishes nothing: nothing of its capture is failing
+            drained();
+        }
+        return !active;
+    }
+
+    /**
+     * Whether the drain must claim the cursor before it reads: when this instance does not hold it,
+     * after a failure, or when the claim is older than eventflow.capture.claim-renew-ms (the lease
+     * outlasts it; a claim lost meanwhile shows at the next read or finish, which are fenced).
+     */
+    public boolean claimDue() {
+        long claimed = claimedAtNanos;
+        return claimed == 0 || System.nanoTime() - claimed >= claimRenewNanos;
+    }
+
+    public void setClaimRenewMs(long renewMs) {
+        this.claimRenewNanos = Math.max(0, renewMs) * 1_000_000L;
     }
 
     private static Number number(Object value) {

@@ -58,16 +58,23 @@ public class ChangePublisher {
     private final RabbitTemplate template;
     private final ObjectMapper json;
     private final String unroutedExchange;
+    private final String tapExchange;
     private final long confirmTimeoutMs;
     private final Set<String> declared = ConcurrentHashMap.newKeySet();
     /** The batch last attempted (its first and last change ids) and which of its events the broker confirmed. */
     private String attempted;
     private final Set<String> confirmed = ConcurrentHashMap.newKeySet();
 
-    public ChangePublisher(RabbitTemplate template, ObjectMapper json, String unroutedExchange, long confirmTimeoutMs) {
+    /**
+     * @param tapExchange where a copy of every event goes for the web demo's stream (null: none), so
+     *        that the demo's queue is not one of the change exchange's: an event no service queue is
+     *        bound for still goes to the alternate exchange
+     */
+    public ChangePublisher(RabbitTemplate template, ObjectMapper json, String unroutedExchange, String tapExchange, long confirmTimeoutMs) {
         this.template = template;
         this.json = json;
         this.unroutedExchange = unroutedExchange;
+        this.tapExchange = tapExchange;
         this.confirmTimeoutMs = confirmTimeoutMs;
     }
 
@@ -163,6 +170,10 @@ public class ChangePublisher {
             for (Outgoing out : events) {
                 unconfirmed.put(channel.getNextPublishSeqNo(), out);
                 channel.basicPublish(exchange, out.routingKey(), false, out.properties(), out.body());
+                if (tapExchange != null) {
+                    // the demo's copy: confirmed with the batch, but its refusal refuses nothing
+                    channel.basicPublish(tapExchange, out.routingKey(), false, out.properties(), out.body());
+                }
             }
             channel.waitForConfirms(confirmTimeoutMs);
         } catch (TimeoutException e) {
@@ -196,6 +207,9 @@ public class ChangePublisher {
             channel.queueDeclare(unroutedExchange, true, false, false, null);
             channel.queueBind(unroutedExchange, unroutedExchange, "");
             declareChangeExchange(channel, exchange, unroutedExchange);
+            if (tapExchange != null) {
+                declareTapExchange(channel, tapExchange);
+            }
             return null;
         });
         declared.add(exchange);
@@ -209,6 +223,11 @@ public class ChangePublisher {
      */
     public static void declareChangeExchange(Channel channel, String exchange, String unroutedExchange) throws IOException {
         channel.exchangeDeclare(exchange, "topic", true, false, Map.of("alternate-exchange", unroutedExchange));
+    }
+
+    /** Declares the exchange the web demo's stream takes its copy of the events from: topic, not durable. */
+    public static void declareTapExchange(Channel channel, String tapExchange) throws IOException {
+        channel.exchangeDeclare(tapExchange, "topic", false);
     }
 
     /** Declares at start-up when the broker is there; when it is not, publishing declares later. */

@@ -24,18 +24,17 @@ public final class EventFlow {
     }
 
     public static void main(String[] args) throws Exception {
+        int status;
         try {
-            System.exit(create().run(args));
-        } catch (RuntimeException e) {
+            status = create().run(args);
+        } catch (Exception | LinkageError e) {
+            // what stops a start, in one line the operator can act on (the stack trace at debug level)
             StartupFailure failure = startupFailure(e);
-            if (failure == null) {
-                throw e;
-            }
-            // a reason the operator can act on: one line, no stack trace (at debug level for developers)
-            LOG.error("EventFlow could not start: {}", failure.getMessage());
+            LOG.error("EventFlow could not start: {}", failure != null ? failure.getMessage() : ChangePublisher.rootMessage(e));
             LOG.debug("EventFlow could not start", e);
-            System.exit(1);
+            status = 1;
         }
+        System.exit(status);
     }
 
     private static StartupFailure startupFailure(Throwable e) {

@@ -3,6 +3,7 @@ package io.eventflow;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -22,7 +23,9 @@ import com.impossibl.postgres.jdbc.PGDataSource;
 import com.rabbitmq.client.ConnectionFactory;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.vertx.ext.web.Router;
 import org.apache.camel.BindToRegistry;
+import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpRouter;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.PropertyInject;
@@ -59,6 +62,10 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private String exchange;
     @PropertyInject("eventflow.rabbitmq.unrouted-exchange")
     private String unroutedExchange;
+    @PropertyInject("eventflow.stream.enabled")
+    private boolean streamEnabled;
+    @PropertyInject("eventflow.stream.exchange")
+    private String streamExchange;
     @PropertyInject(value = "eventflow.rabbitmq.confirm-timeout-ms", defaultValue = "5000")
     private long confirmTimeoutMs;
     @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
@@ -75,12 +82,16 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private long retryDelayMs;
     @PropertyInject("eventflow.capture.retry-max-delay-ms")
     private long retryMaxDelayMs;
-    @PropertyInject(value = "eventflow.jmx.host", defaultValue = "127.0.0.1")
+    @PropertyInject("eventflow.capture.claim-renew-ms")
+    private long claimRenewMs;
+    @PropertyInject("eventflow.jmx.host")
     private String jmxHost;
-    @PropertyInject(value = "eventflow.jmx.bind-address", defaultValue = "127.0.0.1")
+    @PropertyInject("eventflow.jmx.bind-address")
     private String jmxBindAddress;
-    @PropertyInject(value = "eventflow.jmx.port", defaultValue = "0")
+    @PropertyInject("eventflow.jmx.port")
     private int jmxPort;
+    @PropertyInject(value = "eventflow.jmx.password-file", defaultValue = "")
+    private String jmxPasswordFile;
     @PropertyInject(value = "eventflow.health.max-lag-seconds", defaultValue = "60")
     private double maxLagSeconds;
     @PropertyInject(value = "eventflow.stats.interval-ms", defaultValue = "1000")
@@ -107,7 +118,9 @@ public class EventFlowConfiguration implements CamelConfiguration {
         }
         checkHttpPort();
         captureStats.setRetryDelays(retryDelayMs, retryMaxDelayMs);
-        JmxServer jmx = jmxPort > 0 ? new JmxServer(jmxHost, jmxBindAddress, jmxPort) : null;
+        captureStats.setClaimRenewMs(claimRenewMs);
+        JmxServer jmx = jmxPort > 0 ? new JmxServer(jmxHost, jmxBindAddress, jmxPort,
+                jmxPasswordFile.isBlank() ? null : Path.of(jmxPasswordFile)) : null;
         if (jmx != null) {
             jmx.start();
         }
@@ -115,6 +128,12 @@ public class EventFlowConfiguration implements CamelConfiguration {
             MeterRegistry registry = context.getRegistry().lookupByNameAndType("metricsRegistry", MeterRegistry.class);
             if (registry != null) {
                 captureStats.bindTo(registry);
+            }
+            if (!alreadyStarted) {
+                Router router = VertxPlatformHttpRouter.lookup(context, VertxPlatformHttpRouter.getRouterNameFromPort(httpPort));
+                if (router != null) {
+                    HttpSecurity.attach(router);
+                }
             }
         });
         camelContext.addService(new ServiceSupport() {
@@ -331,7 +350,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
 
     @BindToRegistry("changePublisher")
     public ChangePublisher changePublisher() {
-        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), eventJson, unroutedExchange, confirmTimeoutMs);
+        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), eventJson, unroutedExchange,
+                streamEnabled ? streamExchange : null, confirmTimeoutMs);
         publisher.declareQuietly(exchange);
         return publisher;
     }

@@ -10,12 +10,12 @@ import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
 /**
- * The JSON mapper for change events, both ways (the capture route's unmarshal step, the publisher's
- * bytes): a row comes out as PostgreSQL wrote it. Decimals are read as BigDecimal and written in
+ * The JSON mapper for change events, both ways (an event a capture step reads into, and writes back
+ * when it changed it): a row comes out as PostgreSQL wrote it. Decimals are read as BigDecimal and written in
  * plain digits as PostgreSQL writes numbers (a double would round a numeric(30,10)), with their
  * trailing zeros also when read as a tree (the change cards: {@code 12.30} stays {@code 12.30});
  * Jackson's guards against hostile input (strings over 20 MB, numbers over 1000 digits, nesting over 1000
- * levels) are lifted, since the input is PostgreSQL's own jsonb, which a row of any size may hold.
+ * levels) are lifted, since the input is PostgreSQL's own JSON, which a row of any size may hold.
  */
 public final class EventJson {
 

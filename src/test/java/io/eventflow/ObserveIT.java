@@ -22,22 +22,43 @@ import org.junit.jupiter.api.Test;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What an operator sees: JMX (Camel's route counters and EventFlow's figures), health and metrics. */
 class ObserveIT extends EventFlowTestSupport {
 
     private int jmxPort;
+    private java.nio.file.Path passwords;
 
     @Override
     protected Map<String, String> properties() {
         try {
             jmxPort = TestServices.freePort();
+            // remote JMX only with a login: a password file readable by its owner only
+            passwords = java.nio.file.Files.createTempFile("eventflow-jmx", ".passwords",
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            java.nio.file.Files.writeString(passwords, "# user password\noperator s3cret-Pa55\n");
         } catch (java.io.IOException e) {
             throw new IllegalStateException(e);
         }
-        return Map.of("eventflow.jmx.port", String.valueOf(jmxPort), "eventflow.stats.interval-ms", "500",
-                "eventflow.health.max-lag-seconds", "5");
+        return Map.of("eventflow.jmx.port", String.valueOf(jmxPort), "eventflow.jmx.password-file", passwords.toString(),
+                "eventflow.stats.interval-ms", "500", "eventflow.health.max-lag-seconds", "5");
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    void removePasswords() throws java.io.IOException {
+        java.nio.file.Files.deleteIfExists(passwords);
+    }
+
+    @Test
+    void remoteJmxRefusesAConnectionWithoutTheRightLogin() throws Exception {
+        JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
+        assertThrows(SecurityException.class, () -> JMXConnectorFactory.connect(url).close(), "no credentials");
+        assertThrows(SecurityException.class, () -> JMXConnectorFactory.connect(url,
+                Map.of(JMXConnector.CREDENTIALS, new String[] {"operator", "guessed"})).close(), "a wrong password");
+        assertThrows(SecurityException.class, () -> JMXConnectorFactory.connect(url,
+                Map.of(JMXConnector.CREDENTIALS, new String[] {"nobody", "s3cret-Pa55"})).close(), "an unknown user");
     }
 
     @BeforeEach
@@ -52,7 +73,7 @@ class ObserveIT extends EventFlowTestSupport {
         long changeId = Long.parseLong(consumer.received().get(0).messageId());
 
         JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
-        try (JMXConnector connector = JMXConnectorFactory.connect(url)) {
+        try (JMXConnector connector = JMXConnectorFactory.connect(url, Map.of(JMXConnector.CREDENTIALS, new String[] {"operator", "s3cret-Pa55"}))) {
             MBeanServerConnection mbeans = connector.getMBeanServerConnection();
             ObjectName drain = new ObjectName("org.apache.camel:context=eventflow,type=routes,name=\"capture-drain\"");
             assertTrue((Long) mbeans.getAttribute(drain, "ExchangesCompleted") >= 1, "Camel's route counters");

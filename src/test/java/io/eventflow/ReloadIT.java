@@ -195,7 +195,7 @@ class ReloadIT extends EventFlowTestSupport {
             assertTrue(consumer.received().stream().allMatch(r -> r.routingKey().equals("public.users.c")));
 
             // the operator's edit: a new routing key, deletes of users are no longer published, nor
-            // the rows named 'hidden' (a test on the row itself, as the unmarshal step gives it)
+            // the rows named 'hidden' (a test on the row itself, read into the event)
             editCaptureRoute(List.of(
                     "simple: \"${header.change}\"",
                     "not regex '{{eventflow.filter.exclude}}'"), List.of(

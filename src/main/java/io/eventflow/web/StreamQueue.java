@@ -11,7 +11,9 @@ import org.springframework.amqp.rabbit.connection.Connection;
 import org.springframework.amqp.rabbit.connection.ConnectionListener;
 
 /**
- * The queue the stream route consumes: one per EventFlow instance, bound to the change exchange.
+ * The queue the stream route consumes: one per EventFlow instance, bound to the stream's exchange,
+ * to which the publisher sends a copy of every event (not to the change exchange: the demo's queue
+ * would take every event there, and none would ever be unroutable).
  * It goes when the instance goes: deleted when EventFlow stops, and expiring (x-expires) once no
  * consumer has used it for a while should EventFlow die without stopping. It is not auto-deleted,
  * so a restart of the stream route (a live reload of its route file restarts it) finds it still there.
@@ -24,14 +26,12 @@ public class StreamQueue implements ConnectionListener {
     private static final Logger LOG = LoggerFactory.getLogger(StreamQueue.class);
 
     private final String exchange;
-    private final String alternateExchange;
     private final String queue;
     private final String bindingKey;
     private final Map<String, Object> arguments;
 
-    public StreamQueue(String exchange, String alternateExchange, String queue, String bindingKey, long expiresMs, int maxLength) {
+    public StreamQueue(String exchange, String queue, String bindingKey, long expiresMs, int maxLength) {
         this.exchange = exchange;
-        this.alternateExchange = alternateExchange;
         this.queue = queue;
         this.bindingKey = bindingKey;
         // bounded: a stalled stream drops its oldest events, never fills the broker
@@ -51,7 +51,7 @@ public class StreamQueue implements ConnectionListener {
     @Override
     public void onCreate(Connection connection) {
         try (Channel channel = connection.createChannel(false)) {
-            ChangePublisher.declareChangeExchange(channel, exchange, alternateExchange);
+            ChangePublisher.declareTapExchange(channel, exchange);
             channel.queueDeclare(queue, false, false, false, arguments);
             channel.queueBind(queue, exchange, bindingKey);
             LOG.info("Declared stream queue {} bound to {} with {}", queue, exchange, bindingKey);

@@ -33,10 +33,8 @@ public class WebConfiguration implements CamelConfiguration {
 
     @PropertyInject("eventflow.http.port")
     private int httpPort;
-    @PropertyInject("eventflow.rabbitmq.exchange")
+    @PropertyInject("eventflow.stream.exchange")
     private String exchange;
-    @PropertyInject("eventflow.rabbitmq.unrouted-exchange")
-    private String unroutedExchange;
     @PropertyInject(value = "eventflow.stream.enabled", defaultValue = "true")
     private boolean streamEnabled;
     @PropertyInject("eventflow.stream.queue")
@@ -156,7 +154,7 @@ public class WebConfiguration implements CamelConfiguration {
 
     @BindToRegistry("streamQueue")
     public StreamQueue streamQueue() {
-        StreamQueue declared = new StreamQueue(exchange, unroutedExchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
+        StreamQueue declared = new StreamQueue(exchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
         if (streamEnabled) {
             declared.register(rabbit);
             // declared on the publisher's connection too: after a broker restart, the queue is back

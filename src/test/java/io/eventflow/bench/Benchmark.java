@@ -213,7 +213,7 @@ public final class Benchmark {
         consumer.clear();
         Map<String, Long> machineBefore = cpuByProcess(eventflow.pid());
         long cpuBefore = eventflow.cpuTicks();
-        long batchesBefore = eventflow.routeExchanges("capture-read-batch");
+        long batchesBefore = eventflow.routeExchanges("capture-batch");
         CommitTimes commits = new CommitTimes();
         WriterResult writer = workload.write(commits);
         int expected = writer.changes();
@@ -249,7 +249,7 @@ public final class Benchmark {
         }
         long cpuAfter = eventflow.cpuTicks();
         Map<String, Long> machineAfter = cpuByProcess(eventflow.pid());
-        long batches = eventflow.routeExchanges("capture-read-batch") - batchesBefore;
+        long batches = eventflow.routeExchanges("capture-batch") - batchesBefore;
         Thread.sleep(200); // stragglers: duplicates would show up now
         deliveries = consumer.snapshot();
         Check check = check(deliveries, routingPrefix, commits, expected);

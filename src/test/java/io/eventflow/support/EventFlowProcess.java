@@ -23,21 +23,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 public final class EventFlowProcess implements AutoCloseable {
 
-    /** A database, a change exchange and an unrouted exchange of a test's own, and a log file. */
-    public record Scratch(String database, String exchange, String unrouted, Path log) {
+    /**
+     * A database, a change exchange and an unrouted exchange of a test's own, a log file, and the
+     * HTTP port EventFlow runs on, the same at every start (as a service restarted on its machine).
+     */
+    public record Scratch(String database, String exchange, String unrouted, Path log, int port) {
 
         public static Scratch create(String logName) throws Exception {
             Path log = Path.of("target", logName);
             Files.deleteIfExists(log);
             Scratch scratch = new Scratch(TestServices.uniqueName("eventflow_it"), TestServices.uniqueName("eventflow.test.changes"),
-                    TestServices.uniqueName("eventflow.test.unrouted"), log);
+                    TestServices.uniqueName("eventflow.test.unrouted"), log, TestServices.freePort());
             TestServices.createDatabase(scratch.database());
             return scratch;
         }
 
         /** Starts EventFlow on these; extra JVM options come first. */
         public EventFlowProcess start(String... javaOpts) throws Exception {
-            return EventFlowProcess.start(database, exchange, unrouted, log, javaOpts);
+            return EventFlowProcess.start(database, exchange, unrouted, log, port, javaOpts);
         }
 
         /** Leaves PostgreSQL and RabbitMQ as they were. */
@@ -60,8 +63,8 @@ public final class EventFlowProcess implements AutoCloseable {
     }
 
     /** Starts EventFlow and waits until its readiness is UP; extra JVM options come first. */
-    public static EventFlowProcess start(String database, String exchange, String unrouted, Path log, String... javaOpts) throws Exception {
-        int port = TestServices.freePort();
+    public static EventFlowProcess start(String database, String exchange, String unrouted, Path log, int port, String... javaOpts)
+            throws Exception {
         List<String> opts = new ArrayList<>(List.of(javaOpts));
         TestServices.eventflowSettings(database, exchange, unrouted, port).forEach((key, value) -> opts.add("-D" + key + "=" + value));
         opts.add("-Deventflow.stream.enabled=false");

@@ -50,8 +50,13 @@ public abstract class EventFlowTestSupport {
         unroutedExchange = TestServices.uniqueName("eventflow.test.unrouted");
         httpPort = TestServices.freePort();
         TestServices.createDatabase(database);
+        prepare();
         app = startApp();
         consumer = new EventConsumer(exchange, unroutedExchange, TestServices.uniqueName("eventflow.test.consumer"), bindingKeys());
+    }
+
+    /** Runs once the test's database exists, before EventFlow starts (roles, ownership). */
+    protected void prepare() throws Exception {
     }
 
     /** What the test's consumer queue is bound to. */
@@ -67,6 +72,7 @@ public abstract class EventFlowTestSupport {
         }
         try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
             ch.exchangeDelete(exchange);
+            ch.exchangeDelete(exchange + ".stream");
             ch.queueDelete(unroutedExchange);
             ch.exchangeDelete(unroutedExchange);
         }

@@ -130,6 +130,7 @@ public final class TestServices {
         settings.put("eventflow.rabbitmq.url", amqpUrl());
         settings.put("eventflow.rabbitmq.exchange", exchange);
         settings.put("eventflow.rabbitmq.unrouted-exchange", unrouted);
+        settings.put("eventflow.stream.exchange", exchange + ".stream");
         settings.put("eventflow.http.port", String.valueOf(httpPort));
         settings.put("eventflow.jmx.port", "0");
         settings.put("camel.main.routes-reload-enabled", "false");

@@ -1,0 +1,125 @@
+package io.eventflow;
+
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.eventflow.support.EventConsumer.Received;
+import io.eventflow.support.EventFlowTestSupport;
+import io.eventflow.support.TestServices;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * EventFlow runs as a database role that is not a superuser (the owner of its database, as the
+ * README sets it up), and captures the tables of an application role that owns them; that owner's
+ * code never runs with EventFlow's rights, and the writer's session settings do not change the
+ * values published.
+ */
+class LeastPrivilegeIT extends EventFlowTestSupport {
+
+    private final String service = TestServices.uniqueName("eventflow_it_service");
+    private final String application = TestServices.uniqueName("eventflow_it_app");
+
+    @Override
+    protected void prepare() throws Exception {
+        try (Connection c = TestServices.connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("CREATE ROLE " + service + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE");
+            st.execute("CREATE ROLE " + application + " LOGIN NOSUPERUSER");
+            st.execute("ALTER DATABASE " + database + " OWNER TO " + service);
+        }
+        try (Connection c = db(); Statement st = c.createStatement()) {
+            st.execute("CREATE SCHEMA shop AUTHORIZATION " + application);
+        }
+    }
+
+    @Override
+    protected Map<String, String> properties() {
+        return Map.of("eventflow.postgres.url",
+                "postgresql://" + service + "@" + TestServices.pgHost() + ":" + TestServices.pgPort() + "/" + database + "?sslmode=disable");
+    }
+
+    @AfterAll
+    void dropRoles() throws Exception {
+        stopApp();
+        TestServices.dropDatabase(database);
+        try (Connection c = TestServices.connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("DROP ROLE IF EXISTS " + application);
+            st.execute("DROP ROLE IF EXISTS " + service);
+        }
+    }
+
+    /** Runs statements as the application role, which owns the schema shop and nothing of EventFlow's. */
+    private void asApplication(String... statements) throws Exception {
+        try (Connection c = TestServices.connect(database, application); Statement st = c.createStatement()) {
+            for (String statement : statements) {
+                st.execute(statement);
+            }
+        }
+    }
+
+    private JsonNode afterOf(String table, long id) {
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream()
+                .anyMatch(r -> r.routingKey().equals("shop." + table + ".c") && r.json().at("/after/id").asLong() == id));
+        return consumer.received().stream().filter(r -> r.routingKey().equals("shop." + table + ".c") && r.json().at("/after/id").asLong() == id)
+                .map(Received::json).findFirst().orElseThrow().get("after");
+    }
+
+    @Test
+    void eventFlowIsNotASuperuserAndCapturesAnotherRolesTable() throws Exception {
+        try (Connection c = TestServices.connect(database, service); Statement st = c.createStatement();
+                var rs = st.executeQuery("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")) {
+            rs.next();
+            assertFalse(rs.getBoolean(1), "EventFlow's role is no superuser");
+        }
+        asApplication("CREATE TABLE shop.orders (id bigint PRIMARY KEY, item text NOT NULL)",
+                "SELECT eventflow.enable_capture('shop.orders')",
+                "INSERT INTO shop.orders VALUES (1, 'tea')");
+        assertEquals("tea", afterOf("orders", 1).get("item").asText());
+    }
+
+    @Test
+    void aTableOwnersCastToJsonRunsWithTheWritersRightsNotEventFlows() throws Exception {
+        // the attack: a type of the owner's with a cast to json that reads what EventFlow may read
+        asApplication("CREATE TYPE shop.mood AS ENUM ('calm', 'curious')",
+                "CREATE FUNCTION shop.leak(shop.mood) RETURNS json LANGUAGE plpgsql AS $$ BEGIN"
+                        + " IF has_table_privilege('eventflow.change_log', 'SELECT') THEN"
+                        + "   RETURN to_json('read ' || (SELECT string_agg(after::text, ' ') FROM eventflow.change_log));"
+                        + " END IF;"
+                        + " RETURN to_json('no access as ' || current_user); END $$",
+                "CREATE CAST (shop.mood AS json) WITH FUNCTION shop.leak(shop.mood)",
+                "CREATE TABLE shop.diary (id bigint PRIMARY KEY, mood shop.mood)",
+                "SELECT eventflow.enable_capture('shop.diary')",
+                "INSERT INTO shop.diary VALUES (1, 'curious')");
+        assertEquals("no access as " + application, afterOf("diary", 1).get("mood").asText(),
+                "the cast ran as the writer, who cannot read EventFlow's change log");
+    }
+
+    @Test
+    void theWritersSessionSettingsDoNotChangeThePublishedValues() throws Exception {
+        asApplication("CREATE TABLE shop.readings (id bigint PRIMARY KEY, ratio float8, raw bytea, took interval,"
+                        + " at timestamptz, day date, hour time, big numeric)",
+                "SELECT eventflow.enable_capture('shop.readings')");
+        String row = " (0.1::float8 + 0.2::float8, '\\x00ff10', interval '1 day 2 hours 3.5 seconds',"
+                + " timestamptz '2024-02-29 13:14:15.123456+02', date '2024-02-29', time '13:14:15', 12345678901234567890.123)";
+        asApplication("INSERT INTO shop.readings VALUES (1," + row.substring(2));
+        asApplication("SET extra_float_digits = -3", "SET bytea_output = escape", "SET IntervalStyle = sql_standard",
+                "SET TimeZone = 'Asia/Kathmandu'", "SET DateStyle = 'ISO, DMY'",
+                "INSERT INTO shop.readings VALUES (2," + row.substring(2));
+        JsonNode plain = afterOf("readings", 1);
+        JsonNode odd = afterOf("readings", 2);
+        for (String column : List.of("ratio", "raw", "took", "at", "day", "hour", "big")) {
+            assertEquals(plain.get(column), odd.get(column), column + " is the same whatever the writer's session says");
+        }
+        assertEquals(0.30000000000000004, plain.get("ratio").asDouble(), 0.0, "every digit of a float");
+        assertTrue(plain.get("at").asText().endsWith("+00:00"), "times with zone in UTC: " + plain.get("at"));
+    }
+}

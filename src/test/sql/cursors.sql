@@ -1,0 +1,117 @@
+-- Cursors: creating, checking and dropping them, their backlog (cursor_backlog and the view
+-- eventflow.cursors), and a cursor that lies ahead of the database (restored from another
+-- cluster), which is never read from and says how to reset it.
+--
+-- Runs in one transaction, rolled back at the end. The writers, whose changes must be committed
+-- while it runs, are sessions of their own (dblink); what they committed is removed at the end.
+BEGIN;
+SELECT plan(32);
+
+-- A connection string to this database, for dblink (through the server's own socket).
+CREATE FUNCTION pg_temp.this_db() RETURNS text
+LANGUAGE sql AS $$
+  SELECT format('host=%s port=%s dbname=%s user=%s', trim(split_part(current_setting('unix_socket_directories'), ',', 1)),
+                current_setting('port'), current_database(), current_user)
+$$;
+
+-- Runs sql in a session of its own and commits it.
+CREATE FUNCTION pg_temp.committed(sql text) RETURNS void
+LANGUAGE sql AS $$
+  SELECT FROM dblink_exec(pg_temp.this_db(), 'SET lock_timeout = ''10s''; ' || sql)
+$$;
+
+-- The wake-up switch as it was: the writers' changes disarm it, and a sequence is not rolled back.
+CREATE TEMP TABLE switch_before AS SELECT pg_sequence_last_value('eventflow.wakeup_armed') AS armed;
+
+-- Removes what the writers committed (their users and those users' changes, without capturing
+-- the removal) and puts the wake-up switch back.
+CREATE FUNCTION pg_temp.remove_committed() RETURNS void
+LANGUAGE sql AS $$
+  SELECT pg_temp.committed($q$
+    SET LOCAL session_replication_role = replica;
+    DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@cursors.test';
+    DELETE FROM public.users WHERE email LIKE '%@cursors.test'$q$);
+  SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
+$$;
+
+-- Creating and checking
+SELECT throws_ok($$SELECT eventflow.create_cursor('default')$$, '42710', 'cursor default exists already',
+  'create_cursor on a name that exists raises');
+SELECT throws_ok($$SELECT eventflow.check_cursor('missing')$$, '42704',
+  'no cursor named ''missing'' (there are: ''default''); to start one from now: SELECT eventflow.create_cursor(''missing'')',
+  'check_cursor on a missing cursor raises, naming the cursors there are and how to create it');
+SELECT throws_like($$SELECT eventflow.claim_cursor('missing', 'pgtap')$$,
+  'no cursor named ''missing''%SELECT eventflow.create_cursor(''missing'')',
+  'so does claim_cursor');
+SELECT lives_ok($$SELECT eventflow.create_cursor('second')$$, 'create_cursor on a new name creates it');
+SELECT lives_ok($$SELECT eventflow.check_cursor('second')$$, 'check_cursor finds it');
+
+-- The backlog: three changes in two transactions
+SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('one', 'one@cursors.test'), ('two', 'two@cursors.test')$$);
+SELECT pg_temp.committed($$UPDATE public.users SET name = 'one again' WHERE email = 'one@cursors.test'$$);
+SELECT eventflow.create_cursor('after');
+
+SELECT is((SELECT backlog FROM eventflow.cursor_backlog('default')), 3::bigint,
+  'cursor_backlog counts the changes the cursor has not published');
+SELECT cmp_ok((SELECT lag_seconds FROM eventflow.cursor_backlog('default')), '>', 0::float8,
+  'and says for how long the oldest of them has waited');
+SELECT results_eq($$SELECT name, backlog, ahead FROM eventflow.cursors ORDER BY name$$,
+  $$VALUES ('after', 0::bigint, false), ('default', 3, false), ('second', 3, false)$$,
+  'the view eventflow.cursors lists every cursor with its backlog: none for the cursor created after the changes');
+SELECT is((SELECT lag_seconds FROM eventflow.cursors WHERE name = 'after'), 0::float8,
+  'and no lag where there is no backlog');
+
+SELECT is(eventflow.claim_cursor('default', 'pgtap'), 'pgtap', 'the test holds the default cursor');
+SELECT is((SELECT holder FROM eventflow.cursors WHERE name = 'default'), 'pgtap', 'the view says who holds it');
+CREATE TEMP TABLE batch AS SELECT * FROM eventflow.next_batch('default', 'pgtap', 2);
+SELECT is((SELECT count(*) FROM batch), 2::bigint, 'a read of at most 2 changes takes two of them');
+SELECT is((SELECT backlog FROM eventflow.cursors WHERE name = 'default'), 3::bigint,
+  'they stay in the backlog while their batch is in flight');
+SELECT ok(eventflow.finish_batch('default', 'pgtap', 2), 'that part of the batch is finished');
+SELECT is((SELECT backlog FROM eventflow.cursors WHERE name = 'default'), 1::bigint, 'one change of the batch is left in the backlog');
+INSERT INTO batch SELECT * FROM eventflow.next_batch('default', 'pgtap', 2);
+SELECT ok(eventflow.finish_batch('default', 'pgtap', 1), 'the last part is read and finished');
+SELECT results_eq($$SELECT name, backlog, published_total, last_published_id FROM eventflow.cursors ORDER BY name$$,
+  $$SELECT * FROM (VALUES ('after', 0::bigint, 0::bigint, NULL::bigint), ('default', 0, 3, (SELECT max(change_id) FROM batch)),
+                          ('second', 3, 0, NULL)) AS v$$,
+  'then the default cursor''s backlog is empty and its published total 3; the other cursors are as they were');
+SELECT is((SELECT lag_seconds FROM eventflow.cursor_backlog('default')), 0::float8, 'with no lag');
+
+-- Dropping
+SELECT ok(eventflow.drop_cursor('second'), 'drop_cursor drops a cursor');
+SELECT ok(NOT eventflow.drop_cursor('second'), 'and says when there was none');
+SELECT is((SELECT array_agg(name ORDER BY name) FROM eventflow.cursors), ARRAY['after', 'default'], 'the view no longer lists it');
+SELECT throws_like($$SELECT eventflow.check_cursor('second')$$, 'no cursor named ''second'' (there are: ''after'', ''default'')%',
+  'check_cursor no longer finds it');
+
+-- A cursor ahead of the database: its snapshot comes from a cluster that had run more transactions
+UPDATE eventflow.capture_state SET lo_snapshot = '99999999:99999999:' WHERE name = 'default';
+SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('three', 'three@cursors.test')$$);
+
+SELECT throws_ok($$SELECT eventflow.check_cursor('default')$$, '55000', NULL,
+  'check_cursor raises for a cursor ahead of the database');
+SELECT throws_matching($$SELECT eventflow.check_cursor('default')$$,
+  '^cursor ''default'' is ahead of this database \(it has read up to transaction 99999999, the database is at \d+\)',
+  'saying it is ahead, and of how much');
+SELECT throws_like($$SELECT eventflow.check_cursor('default')$$,
+  '%nothing was read or deleted. To publish from now on: SELECT eventflow.drop_cursor(''default''), eventflow.create_cursor(''default'')',
+  'and how to reset it');
+SELECT throws_like($$SELECT eventflow.claim_cursor('default', 'another')$$, 'cursor ''default'' is ahead of this database%',
+  'claim_cursor raises the same');
+SELECT throws_like($$SELECT * FROM eventflow.next_batch('default', 'pgtap')$$, 'cursor ''default'' is ahead of this database%',
+  'and next_batch, for the instance that held it before');
+SELECT results_eq($$SELECT name, ahead, backlog FROM eventflow.cursors ORDER BY name$$,
+  $$VALUES ('after', false, 1::bigint), ('default', true, 0)$$,
+  'the view says it is ahead (and that it has no backlog: it is never read from)');
+
+SELECT lives_ok($$SELECT eventflow.drop_cursor('default'), eventflow.create_cursor('default')$$, 'the reset the error names works');
+SELECT lives_ok($$SELECT eventflow.check_cursor('default')$$, 'the cursor is usable again');
+SELECT results_eq($$SELECT name, ahead, backlog FROM eventflow.cursors ORDER BY name$$,
+  $$VALUES ('after', false, 1::bigint), ('default', false, 0)$$,
+  'and starts from now: the change written while it was ahead is not in its backlog');
+SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('four', 'four@cursors.test')$$);
+SELECT is((SELECT backlog FROM eventflow.cursors WHERE name = 'default'), 1::bigint, 'a change written after the reset is');
+
+SELECT pg_temp.remove_committed();
+SELECT * FROM finish();
+ROLLBACK;
