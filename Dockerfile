@@ -18,6 +18,7 @@ COPY --from=build /src/target/eventflow.jar eventflow.jar
 COPY application.properties ./
 COPY routes routes
 COPY migrations migrations
+COPY demo demo
 COPY web web
 USER eventflow
 # web demo, health and metrics on 8080, on every interface of the container (compose publishes it on the host's loopback)

@@ -195,3 +195,6 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- Which tables are captured, and their masked columns: for every role (table owners check their own).
+GRANT SELECT ON eventflow.captured_tables TO PUBLIC;

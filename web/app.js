@@ -50,7 +50,7 @@
     }
   });
 
-  // The user list follows changes to public.users made anywhere (psql, another browser): a row
+  // The user list follows changes to eventflow_demo.users made anywhere (psql, another browser): a row
   // that is gone is removed, a new or changed one is fetched as a fragment from users/{id}, one
   // request at a time, the latest change of each row only. Under a burst (more than 50 rows
   // waiting) the list is fetched once instead. A row being edited is never touched.
@@ -59,7 +59,7 @@
   let reloadList = false;
   let draining = false;
   function follow(card) {
-    if (card.dataset.table !== 'public.users' || !/^[0-9]+$/.test(card.dataset.rowId || '')) { return; }
+    if (card.dataset.table !== 'eventflow_demo.users' || !/^[0-9]+$/.test(card.dataset.rowId || '')) { return; }
     pending.delete(card.dataset.rowId);
     pending.set(card.dataset.rowId, card.dataset.op);
     if (pending.size > 50) { pending.clear(); reloadList = true; }

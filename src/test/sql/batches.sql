@@ -30,7 +30,7 @@ LANGUAGE sql AS $$
   SELECT pg_temp.committed($q$
     SET LOCAL session_replication_role = replica;
     DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@batches.test';
-    DELETE FROM public.users WHERE email LIKE '%@batches.test'$q$);
+    DELETE FROM eventflow_demo.users WHERE email LIKE '%@batches.test'$q$);
   SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
 $$;
 
@@ -81,7 +81,7 @@ SELECT results_eq($$SELECT lo_snapshot::text, hi_snapshot::text, last_id, batch_
 SELECT ok(NOT eventflow.finish_batch('default', 'pgtap'), 'finish_batch says there was no batch in flight');
 
 -- Bounded by count: five changes of one transaction, two at a time
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email)
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email)
   SELECT 'count ' || g, 'count' || g || '@batches.test' FROM generate_series(1, 5) AS g$$);
 CREATE TEMP TABLE count_changes AS
   SELECT id FROM eventflow.change_log WHERE after->>'email' LIKE 'count%@batches.test';
@@ -99,7 +99,7 @@ SELECT results_eq($$SELECT * FROM pg_temp.batch_rows('default', 1000)$$,
 SELECT ok(eventflow.finish_batch('default', 'pgtap', 2), 'the first part is finished');
 
 -- A change committed while the batch is read in parts comes after the batch
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('meanwhile', 'meanwhile@batches.test')$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('meanwhile', 'meanwhile@batches.test')$$);
 SELECT id AS meanwhile_id FROM eventflow.change_log WHERE after->>'name' = 'meanwhile' \gset
 
 CREATE TEMP TABLE part2 AS SELECT * FROM pg_temp.batch_rows('default', 2);
@@ -119,7 +119,7 @@ SELECT ok(eventflow.finish_batch('default', 'pgtap', 1), 'which is finished');
 SELECT eventflow.create_cursor('one_byte');
 SELECT eventflow.create_cursor('half');
 SELECT eventflow.create_cursor('zero');
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email)
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email)
   SELECT repeat(chr(96 + g), 2000), 'bytes' || g || '@batches.test' FROM generate_series(1, 4) AS g$$);
 CREATE TEMP TABLE byte_changes AS
   SELECT id FROM eventflow.change_log WHERE after->>'email' LIKE 'bytes%@batches.test';
@@ -150,11 +150,11 @@ SELECT results_eq($$SELECT change_id FROM zero_read ORDER BY change_id$$, $$SELE
 -- A batch whose last part is exactly max_changes long: the read after it closes the batch and goes
 -- on with the next one
 SELECT eventflow.create_cursor('even');
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email)
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email)
   SELECT 'even ' || g, 'even' || g || '@batches.test' FROM generate_series(1, 4) AS g$$);
 CREATE TEMP TABLE even_parts AS SELECT change_id FROM pg_temp.read_part('even', 2, 1000000);
 INSERT INTO even_parts SELECT change_id FROM pg_temp.read_part('even', 2, 1000000);
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('after even', 'after-even@batches.test')$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('after even', 'after-even@batches.test')$$);
 SELECT is((SELECT array_agg(change_id) FROM pg_temp.read_part('even', 2, 1000000)),
   (SELECT array_agg(id) FROM eventflow.change_log WHERE after->>'email' = 'after-even@batches.test'),
   'after a last part of exactly max_changes, the next read brings the next batch');

@@ -30,7 +30,7 @@ LANGUAGE sql AS $$
   SELECT pg_temp.committed($q$
     SET LOCAL session_replication_role = replica;
     DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@claims.test';
-    DELETE FROM public.users WHERE email LIKE '%@claims.test'$q$);
+    DELETE FROM eventflow_demo.users WHERE email LIKE '%@claims.test'$q$);
   SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
 $$;
 
@@ -39,7 +39,7 @@ CREATE TEMP VIEW position AS
   SELECT lo_snapshot::text AS lo, hi_snapshot::text AS hi, last_id, batch_end_id, published_total
     FROM eventflow.capture_state WHERE name = 'default';
 
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email)
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email)
   SELECT 'user ' || g, 'user' || g || '@claims.test' FROM generate_series(1, 3) AS g$$);
 CREATE TEMP TABLE changes AS SELECT id FROM eventflow.change_log WHERE after->>'email' LIKE '%@claims.test';
 

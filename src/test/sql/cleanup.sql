@@ -17,7 +17,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
   SET LOCAL session_replication_role = replica;  -- the removal is not captured
   DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@cleanup.test';
-  DELETE FROM public.users WHERE email LIKE '%@cleanup.test';
+  DELETE FROM eventflow_demo.users WHERE email LIKE '%@cleanup.test';
   DELETE FROM eventflow.capture_state;
   INSERT INTO eventflow.capture_state SELECT * FROM cursors_before;
   PERFORM setval('eventflow.wakeup_armed', armed) FROM switch_before;
@@ -69,7 +69,7 @@ $$;
 
 -- Two cursors: the default one publishes two changes, the other one not yet
 SELECT eventflow.create_cursor('lagging');
-INSERT INTO public.users (name, email) VALUES ('a1', 'a1@cleanup.test'), ('a2', 'a2@cleanup.test');
+INSERT INTO eventflow_demo.users (name, email) VALUES ('a1', 'a1@cleanup.test'), ('a2', 'a2@cleanup.test');
 CREATE TEMP TABLE first_changes AS SELECT * FROM pg_temp.logged() AS id;
 
 SELECT results_eq($$SELECT * FROM pg_temp.publish('default')$$, $$SELECT id FROM first_changes ORDER BY id$$,
@@ -88,8 +88,8 @@ SELECT is(eventflow.cleanup('0 seconds'), 2::bigint, 'then cleanup deletes the c
 SELECT is_empty($$SELECT * FROM pg_temp.logged()$$, 'the change log no longer has them');
 
 -- Retention: two changes every cursor publishes, one logged two hours ago
-INSERT INTO public.users (name, email) VALUES ('b1', 'b1@cleanup.test');
-INSERT INTO public.users (name, email) VALUES ('b2', 'b2@cleanup.test');
+INSERT INTO eventflow_demo.users (name, email) VALUES ('b1', 'b1@cleanup.test');
+INSERT INTO eventflow_demo.users (name, email) VALUES ('b2', 'b2@cleanup.test');
 UPDATE eventflow.change_log SET changed_at = changed_at - interval '2 hours' WHERE after->>'email' = 'b1@cleanup.test';
 CREATE TEMP TABLE second_changes AS SELECT * FROM pg_temp.logged() AS id;
 SELECT is((SELECT count(*) FROM pg_temp.publish('default')), 2::bigint, 'the default cursor publishes the two new changes');
@@ -112,8 +112,8 @@ SELECT is(eventflow.cleanup('0 seconds'), 1::bigint, 'then cleanup deletes it');
 -- A cursor created with create_cursor(name, true) while a transaction that wrote is still open
 SELECT FROM dblink_connect('early', pg_temp.this_db());
 SELECT FROM dblink_exec('early', 'BEGIN');
-SELECT FROM dblink_exec('early', $$INSERT INTO public.users (name, email) VALUES ('early', 'early@cleanup.test')$$);
-INSERT INTO public.users (name, email) VALUES ('late', 'late@cleanup.test');
+SELECT FROM dblink_exec('early', $$INSERT INTO eventflow_demo.users (name, email) VALUES ('early', 'early@cleanup.test')$$);
+INSERT INTO eventflow_demo.users (name, email) VALUES ('late', 'late@cleanup.test');
 SELECT eventflow.create_cursor('late_joiner', true);
 SELECT FROM dblink_exec('early', 'COMMIT');
 SELECT FROM dblink_disconnect('early');

@@ -30,7 +30,7 @@ LANGUAGE sql AS $$
   SELECT pg_temp.committed($q$
     SET LOCAL session_replication_role = replica;
     DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@cursors.test';
-    DELETE FROM public.users WHERE email LIKE '%@cursors.test'$q$);
+    DELETE FROM eventflow_demo.users WHERE email LIKE '%@cursors.test'$q$);
   SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
 $$;
 
@@ -47,8 +47,8 @@ SELECT lives_ok($$SELECT eventflow.create_cursor('second')$$, 'create_cursor on 
 SELECT lives_ok($$SELECT eventflow.check_cursor('second')$$, 'check_cursor finds it');
 
 -- The backlog: three changes in two transactions
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('one', 'one@cursors.test'), ('two', 'two@cursors.test')$$);
-SELECT pg_temp.committed($$UPDATE public.users SET name = 'one again' WHERE email = 'one@cursors.test'$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('one', 'one@cursors.test'), ('two', 'two@cursors.test')$$);
+SELECT pg_temp.committed($$UPDATE eventflow_demo.users SET name = 'one again' WHERE email = 'one@cursors.test'$$);
 SELECT eventflow.create_cursor('after');
 
 SELECT is((SELECT backlog FROM eventflow.cursor_backlog('default')), 3::bigint,
@@ -86,7 +86,7 @@ SELECT throws_like($$SELECT eventflow.check_cursor('second')$$, 'no cursor named
 
 -- A cursor ahead of the database: its snapshot comes from a cluster that had run more transactions
 UPDATE eventflow.capture_state SET lo_snapshot = '99999999:99999999:' WHERE name = 'default';
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('three', 'three@cursors.test')$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('three', 'three@cursors.test')$$);
 
 SELECT throws_ok($$SELECT eventflow.check_cursor('default')$$, '55000', NULL,
   'check_cursor raises for a cursor ahead of the database');
@@ -109,7 +109,7 @@ SELECT lives_ok($$SELECT eventflow.check_cursor('default')$$, 'the cursor is usa
 SELECT results_eq($$SELECT name, ahead, backlog FROM eventflow.cursors ORDER BY name$$,
   $$VALUES ('after', false, 1::bigint), ('default', false, 0)$$,
   'and starts from now: the change written while it was ahead is not in its backlog');
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('four', 'four@cursors.test')$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('four', 'four@cursors.test')$$);
 SELECT is((SELECT backlog FROM eventflow.cursors WHERE name = 'default'), 1::bigint, 'a change written after the reset is');
 
 SELECT pg_temp.remove_committed();

@@ -30,16 +30,16 @@ LANGUAGE sql AS $$
   SELECT pg_temp.committed($q$
     SET LOCAL session_replication_role = replica;
     DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@events.test';
-    DELETE FROM public.users WHERE email LIKE '%@events.test'$q$);
+    DELETE FROM eventflow_demo.users WHERE email LIKE '%@events.test'$q$);
   SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
 $$;
 
 -- A user whose name is not ASCII is created, renamed and deleted, then a user with a 5000-character name
 -- is created: four transactions.
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('Zoë Čapek 日本', 'zoe@events.test')$$);
-SELECT pg_temp.committed($$UPDATE public.users SET name = 'Zoë Čapková' WHERE email = 'zoe@events.test'$$);
-SELECT pg_temp.committed($$DELETE FROM public.users WHERE email = 'zoe@events.test'$$);
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES (repeat('x', 5000), 'big@events.test')$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('Zoë Čapek 日本', 'zoe@events.test')$$);
+SELECT pg_temp.committed($$UPDATE eventflow_demo.users SET name = 'Zoë Čapková' WHERE email = 'zoe@events.test'$$);
+SELECT pg_temp.committed($$DELETE FROM eventflow_demo.users WHERE email = 'zoe@events.test'$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES (repeat('x', 5000), 'big@events.test')$$);
 CREATE TEMP TABLE big AS SELECT id FROM eventflow.change_log WHERE after->>'email' = 'big@events.test';
 SELECT id AS big_id FROM big \gset
 
@@ -50,7 +50,7 @@ CREATE TEMP TABLE batch AS
 CREATE TEMP VIEW built AS SELECT * FROM batch WHERE NOT oversized;
 
 SELECT is((SELECT array_agg(change ORDER BY change_id) FROM batch),
-  ARRAY['public.users.c', 'public.users.u', 'public.users.d', 'public.users.c'],
+  ARRAY['eventflow_demo.users.c', 'eventflow_demo.users.u', 'eventflow_demo.users.d', 'eventflow_demo.users.c'],
   'each change comes as <schema>.<table>.<op>, in change-id order');
 SELECT is((SELECT count(*) FROM built), 3::bigint, 'the three events under 4000 bytes are built');
 
@@ -62,7 +62,7 @@ SELECT set_eq($$SELECT json_object_keys(event::json) FROM built$$,
 SELECT results_eq($$SELECT event::json->>'op', event::json->'before'->>'name', event::json->'after'->>'name' FROM built ORDER BY change_id$$,
   $$VALUES ('c', NULL, 'Zoë Čapek 日本'), ('u', 'Zoë Čapek 日本', 'Zoë Čapková'), ('d', 'Zoë Čapková', NULL)$$,
   'op, before and after are those of the insert, the update and the delete');
-SELECT set_eq($$SELECT jsonb_object_keys(event::jsonb->'after') FROM built WHERE change = 'public.users.c'$$,
+SELECT set_eq($$SELECT jsonb_object_keys(event::jsonb->'after') FROM built WHERE change = 'eventflow_demo.users.c'$$,
   ARRAY['id', 'name', 'email', 'created_at', 'updated_at'],
   'after is the whole row');
 SELECT results_eq($$SELECT (event::json->'source'->>'changeId')::bigint FROM built ORDER BY change_id$$,
@@ -70,7 +70,7 @@ SELECT results_eq($$SELECT (event::json->'source'->>'changeId')::bigint FROM bui
   'source.changeId is the change id');
 SELECT set_eq($$SELECT (event::jsonb->'source') - ARRAY['txId', 'ts_ms', 'changeId'] FROM built$$,
   ARRAY[jsonb_build_object('version', '1', 'connector', 'eventflow', 'name', 'eventflow', 'db', current_database(),
-                           'schema', 'public', 'table', 'users', 'snapshot', 'false')],
+                           'schema', 'eventflow_demo', 'table', 'users', 'snapshot', 'false')],
   'source names the connector, the database, the schema and the table (and no snapshot)');
 SELECT results_eq($$SELECT (b.event::json->'source'->>'txId')::xid8, (b.event::json->'source'->>'ts_ms')::bigint
                       FROM built b ORDER BY b.change_id$$,
@@ -102,7 +102,7 @@ SELECT is((SELECT event_bytes FROM eventflow.failed_change), (SELECT bytes FROM 
   'with the size of its event');
 SELECT ok(NOT eventflow.set_aside('default', 'pgtap', :big_id, 1, 'again'), 'a change set aside already is not copied again');
 
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('later', 'later@events.test')$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('later', 'later@events.test')$$);
 SELECT ok(NOT eventflow.set_aside('default', 'pgtap', (SELECT id FROM eventflow.change_log WHERE after->>'name' = 'later'), 1, 'not in flight'),
   'a change that is not in the batch in flight is not copied');
 SELECT ok(eventflow.finish_batch('default', 'pgtap', 3), 'the batch is finished');

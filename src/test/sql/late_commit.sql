@@ -31,15 +31,15 @@ LANGUAGE sql AS $$
   SELECT pg_temp.committed($q$
     SET LOCAL session_replication_role = replica;
     DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@late-commit.test';
-    DELETE FROM public.users WHERE email LIKE '%@late-commit.test'$q$);
+    DELETE FROM eventflow_demo.users WHERE email LIKE '%@late-commit.test'$q$);
   SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
 $$;
 
 -- Session "early" takes the lower change id and stays open; "late" takes a higher one and commits.
 SELECT FROM dblink_connect('early', pg_temp.this_db());
 SELECT FROM dblink_exec('early', 'BEGIN');
-SELECT FROM dblink_exec('early', $$INSERT INTO public.users (name, email) VALUES ('early', 'early@late-commit.test')$$);
-SELECT pg_temp.committed($$INSERT INTO public.users (name, email) VALUES ('late', 'late@late-commit.test')$$);
+SELECT FROM dblink_exec('early', $$INSERT INTO eventflow_demo.users (name, email) VALUES ('early', 'early@late-commit.test')$$);
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('late', 'late@late-commit.test')$$);
 
 SELECT id AS early_id FROM dblink('early', $$SELECT id FROM eventflow.change_log WHERE after->>'name' = 'early'$$) AS t(id bigint) \gset
 SELECT id AS late_id FROM eventflow.change_log WHERE after->>'name' = 'late' \gset

@@ -18,7 +18,7 @@ BEGIN
   SET LOCAL session_replication_role = replica;  -- the removal is not captured
   DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@republish.test';
   DELETE FROM eventflow.failed_change WHERE coalesce(after, before)->>'email' LIKE '%@republish.test';
-  DELETE FROM public.users WHERE email LIKE '%@republish.test';
+  DELETE FROM eventflow_demo.users WHERE email LIKE '%@republish.test';
   DELETE FROM eventflow.capture_state;
   INSERT INTO eventflow.capture_state SELECT * FROM cursors_before;
   PERFORM setval('eventflow.wakeup_armed', armed) FROM switch_before;
@@ -26,7 +26,7 @@ END;
 $$;
 
 -- A change too large for a limit of 4000 bytes is set aside
-INSERT INTO public.users (name, email) VALUES (repeat('x', 5000), 'big@republish.test');
+INSERT INTO eventflow_demo.users (name, email) VALUES (repeat('x', 5000), 'big@republish.test');
 CREATE TEMP TABLE big AS SELECT id, after FROM eventflow.change_log WHERE after->>'email' = 'big@republish.test';
 SELECT id AS big_id FROM big \gset
 
@@ -38,14 +38,14 @@ SELECT ok(eventflow.set_aside('default', 'pgtap', :big_id, (SELECT bytes FROM fi
 SELECT ok(eventflow.finish_batch('default', 'pgtap', 0), 'its batch is finished');
 
 -- A change logged since, then the change set aside put back
-INSERT INTO public.users (name, email) VALUES ('since', 'since@republish.test');
+INSERT INTO eventflow_demo.users (name, email) VALUES ('since', 'since@republish.test');
 SELECT id AS since_id FROM eventflow.change_log WHERE after->>'email' = 'since@republish.test' \gset
 SELECT is(eventflow.republish_failed(), 1::bigint, 'republish_failed puts it back');
 SELECT is_empty($$SELECT * FROM eventflow.failed_change$$, 'and removes it from eventflow.failed_change');
 
 CREATE TEMP TABLE second_read AS SELECT * FROM eventflow.next_batch('default', 'pgtap', max_event_bytes => 4000);
 SELECT results_eq($$SELECT change_id, change FROM second_read$$,
-  format($$VALUES (%s::bigint, 'public.users.c'), (%s, 'public.users.c')$$, :since_id, :big_id),
+  format($$VALUES (%s::bigint, 'eventflow_demo.users.c'), (%s, 'eventflow_demo.users.c')$$, :since_id, :big_id),
   'it comes after the change logged since, with the change id it was first logged with');
 SELECT ok((SELECT oversized FROM second_read WHERE change_id = :big_id), 'still over the limit');
 SELECT ok(eventflow.set_aside('default', 'pgtap', :big_id, (SELECT bytes FROM second_read WHERE change_id = :big_id), 'over 4000 bytes again'),

@@ -33,7 +33,7 @@ LANGUAGE sql AS $$
   SELECT pg_temp.committed(format($q$
     SET LOCAL session_replication_role = replica;
     DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%%@wakeup.test';
-    DELETE FROM public.users WHERE email LIKE '%%@wakeup.test';
+    DELETE FROM eventflow_demo.users WHERE email LIKE '%%@wakeup.test';
     UPDATE eventflow.wakeup SET channel = %L$q$, channel))
     FROM switch_before;
   SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
@@ -86,9 +86,9 @@ SELECT pid AS writer2 FROM dblink('writer2', 'SELECT pg_backend_pid()') AS t(pid
 
 -- Armed: the first write sends the wake-up
 SELECT pg_temp.set_switch(1);
-SELECT FROM dblink_exec('writer1', $$INSERT INTO public.users (name, email) VALUES ('one', 'one@wakeup.test')$$);
+SELECT FROM dblink_exec('writer1', $$INSERT INTO eventflow_demo.users (name, email) VALUES ('one', 'one@wakeup.test')$$);
 SELECT is(pg_temp.switch(), 0::bigint, 'a captured write that finds the switch armed disarms it');
-SELECT FROM dblink_exec('writer2', $$INSERT INTO public.users (name, email) VALUES ('two', 'two@wakeup.test')$$);
+SELECT FROM dblink_exec('writer2', $$INSERT INTO eventflow_demo.users (name, email) VALUES ('two', 'two@wakeup.test')$$);
 SELECT is(pg_temp.switch(), 0::bigint, 'the next write leaves it disarmed');
 SELECT results_eq($$SELECT channel, sender, payload FROM pg_temp.notifications(1)$$,
   format($$VALUES ('eventflow_wakeup', %s, '')$$, :writer1),
@@ -99,14 +99,14 @@ SELECT ok(eventflow.arm_wakeup('eventflow_wakeup'), 'arm_wakeup arms a disarmed 
 SELECT is(pg_temp.switch(), 1::bigint, 'the switch is armed');
 SELECT ok(NOT eventflow.arm_wakeup('eventflow_wakeup'), 'arm_wakeup again says it was armed already');
 SELECT is(pg_temp.switch(), 1::bigint, 'and leaves it armed');
-SELECT FROM dblink_exec('writer2', $$UPDATE public.users SET name = 'two again' WHERE email = 'two@wakeup.test'$$);
+SELECT FROM dblink_exec('writer2', $$UPDATE eventflow_demo.users SET name = 'two again' WHERE email = 'two@wakeup.test'$$);
 SELECT results_eq($$SELECT channel, sender FROM pg_temp.notifications(1)$$,
   format($$VALUES ('eventflow_wakeup', %s)$$, :writer2),
   'the next captured write sends one wake-up again');
 
 -- Disarmed: no wake-up
 SELECT pg_temp.set_switch(0);
-SELECT FROM dblink_exec('writer1', $$DELETE FROM public.users WHERE email = 'one@wakeup.test'$$);
+SELECT FROM dblink_exec('writer1', $$DELETE FROM eventflow_demo.users WHERE email = 'one@wakeup.test'$$);
 SELECT is_empty($$SELECT * FROM pg_temp.notifications(0)$$, 'with the switch disarmed, a captured write sends no wake-up');
 SELECT is(pg_temp.switch(), 0::bigint, 'and leaves it disarmed');
 
@@ -115,7 +115,7 @@ SELECT FROM dblink_exec('listener', 'LISTEN eventflow_other');
 SELECT is(armed, true, 'arm_wakeup on another channel arms the switch')
   FROM dblink(pg_temp.this_db(), $$SELECT eventflow.arm_wakeup('eventflow_other')$$) AS t(armed boolean);
 SELECT is((SELECT channel FROM eventflow.wakeup), 'eventflow_other', 'and keeps the channel');
-SELECT FROM dblink_exec('writer1', $$INSERT INTO public.users (name, email) VALUES ('three', 'three@wakeup.test')$$);
+SELECT FROM dblink_exec('writer1', $$INSERT INTO eventflow_demo.users (name, email) VALUES ('three', 'three@wakeup.test')$$);
 SELECT results_eq($$SELECT channel, sender FROM pg_temp.notifications(1)$$,
   format($$VALUES ('eventflow_other', %s)$$, :writer1),
   'the wake-up goes out on that channel');
@@ -130,13 +130,13 @@ SELECT results_eq($$SELECT channel, sender, payload FROM pg_temp.notifications(1
 -- A write that rolls back
 SELECT pg_temp.set_switch(1);
 SELECT FROM dblink_exec('writer1', 'BEGIN');
-SELECT FROM dblink_exec('writer1', $$INSERT INTO public.users (name, email) VALUES ('rolled back', 'rolled-back@wakeup.test')$$);
+SELECT FROM dblink_exec('writer1', $$INSERT INTO eventflow_demo.users (name, email) VALUES ('rolled back', 'rolled-back@wakeup.test')$$);
 SELECT FROM dblink_exec('writer1', 'ROLLBACK');
 -- setval is not transactional: the write disarmed the switch, and its NOTIFY never went out. The
 -- wake-ups wait for EventFlow's next poll, whose empty read arms the switch again.
 SELECT is(pg_temp.switch(), 0::bigint, 'a captured write that rolled back leaves the switch disarmed');
 SELECT ok(eventflow.arm_wakeup('eventflow_other'), 'the next empty read arms it again, and says it was disarmed');
-SELECT FROM dblink_exec('writer2', $$INSERT INTO public.users (name, email) VALUES ('four', 'four@wakeup.test')$$);
+SELECT FROM dblink_exec('writer2', $$INSERT INTO eventflow_demo.users (name, email) VALUES ('four', 'four@wakeup.test')$$);
 SELECT results_eq($$SELECT channel, sender FROM pg_temp.notifications(1)$$,
   format($$VALUES ('eventflow_other', %s)$$, :writer2),
   'so the next committed write sends the wake-up');

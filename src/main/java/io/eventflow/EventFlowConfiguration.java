@@ -70,6 +70,10 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private long confirmTimeoutMs;
     @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
     private String migrations;
+    @PropertyInject("eventflow.demo.enabled")
+    private boolean demoEnabled;
+    @PropertyInject("eventflow.demo.migrations.location")
+    private String demoMigrations;
     @PropertyInject(value = "eventflow.capture.cursor", defaultValue = "default")
     private String cursor;
     @PropertyInject("camel.server.port")
@@ -256,9 +260,24 @@ public class EventFlowConfiguration implements CamelConfiguration {
                     .schemas("eventflow")
                     .createSchemas(true)
                     .table("flyway_schema_history")
+                    // the demo's table left the product's history (it has its own, below): the
+                    // versions that created it in older installs are no longer among the files
+                    .ignoreMigrationPatterns("*:missing")
                     .load()
                     .migrate();
             LOG.info("Schema at version {} ({} migrations applied)", result.targetSchemaVersion, result.migrationsExecuted);
+            if (demoEnabled) {
+                // the web demo's table, in its own schema with its own history: never a table of the database's applications
+                var demo = Flyway.configure()
+                        .dataSource(dataSource)
+                        .locations(demoMigrations)
+                        .schemas("eventflow_demo")
+                        .createSchemas(true)
+                        .table("flyway_schema_history")
+                        .load()
+                        .migrate();
+                LOG.info("Demo schema eventflow_demo at version {} ({} migrations applied)", demo.targetSchemaVersion, demo.migrationsExecuted);
+            }
         } catch (FlywayException e) {
             throw new StartupFailure("could not apply the migrations of " + migrations + " to " + url + ": "
                     + ChangePublisher.rootMessage(e), e);

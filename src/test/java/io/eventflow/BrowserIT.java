@@ -103,7 +103,7 @@ class BrowserIT extends EventFlowTestSupport {
     }
 
     private long userId(String email) throws Exception {
-        try (Connection c = db(); PreparedStatement ps = c.prepareStatement("SELECT id FROM public.users WHERE email = ?")) {
+        try (Connection c = db(); PreparedStatement ps = c.prepareStatement("SELECT id FROM eventflow_demo.users WHERE email = ?")) {
             ps.setString(1, email);
             ResultSet rs = ps.executeQuery();
             return rs.next() ? rs.getLong(1) : -1;
@@ -144,7 +144,7 @@ class BrowserIT extends EventFlowTestSupport {
         assertEquals("Ada Lovelace", row(ada).findElement(By.className("name")).getText());
         assertEquals("", driver.findElement(By.cssSelector("#user-form [name=name]")).getAttribute("value"), "the form is reset");
         WebElement created = card("c", ada);
-        assertEquals("public.users", created.findElement(By.className("table")).getText());
+        assertEquals("eventflow_demo.users", created.findElement(By.className("table")).getText());
 
         // edit: the u card says which field changed from what to what
         click(() -> row(ada).findElement(By.className("edit")));
@@ -178,7 +178,7 @@ class BrowserIT extends EventFlowTestSupport {
 
         // the card unfolds to the message as RabbitMQ delivered it
         updated.findElement(By.tagName("summary")).click();
-        assertEquals("public.users.u", updated.findElement(By.cssSelector("dd[data-property='routing key']")).getText());
+        assertEquals("eventflow_demo.users.u", updated.findElement(By.cssSelector("dd[data-property='routing key']")).getText());
         assertEquals(updated.getAttribute("data-change-id"), updated.findElement(By.cssSelector("dd[data-property='message_id']")).getText());
         assertEquals("application/json", updated.findElement(By.cssSelector("dd[data-property='content_type']")).getText());
         assertTrue(updated.findElement(By.cssSelector("pre.body")).getText().contains("\"op\" : \"u\""));
@@ -195,7 +195,7 @@ class BrowserIT extends EventFlowTestSupport {
             long committedAt;
             long id;
             try (Connection c = db(); PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO public.users (name, email) VALUES (?, ?) RETURNING id")) {
+                    "INSERT INTO eventflow_demo.users (name, email) VALUES (?, ?) RETURNING id")) {
                 ps.setString(1, i == 0 ? "Grace Hopper" : "Psql user " + i);
                 ps.setString(2, i == 0 ? "grace@example.com" : "psql" + i + "@example.com");
                 // from the moment the autocommit INSERT is sent: commit included, never less than commit-to-card
@@ -214,7 +214,7 @@ class BrowserIT extends EventFlowTestSupport {
         long g0 = grace;
         await().atMost(WAIT).ignoreExceptions().until(() -> row(g0).findElement(By.className("name")).getText().equals("Grace Hopper"));
         long last = userId("psql19@example.com");
-        sql("DELETE FROM public.users WHERE id = " + last);
+        sql("DELETE FROM eventflow_demo.users WHERE id = " + last);
         card("d", last);
         await().atMost(WAIT).until(() -> driver.findElements(By.id("user-" + last)).isEmpty());
         Collections.sort(latencies);
@@ -227,7 +227,7 @@ class BrowserIT extends EventFlowTestSupport {
 
         // pause holds new cards back, resume shows them
         driver.findElement(By.id("pause")).click();
-        sql("UPDATE public.users SET name = 'Grace B. Hopper' WHERE id = " + grace);
+        sql("UPDATE eventflow_demo.users SET name = 'Grace B. Hopper' WHERE id = " + grace);
         long g = grace;
         await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElement(By.id("held")).getText().equals("1 new while paused"));
         assertTrue(driver.findElements(By.cssSelector("#stream article.card[data-op='u'][data-row-id='" + g + "']")).isEmpty());
@@ -260,7 +260,7 @@ class BrowserIT extends EventFlowTestSupport {
 
         // paused through more changes than the stream shows: the count says so
         driver.findElement(By.id("pause")).click();
-        sql("DO $$ BEGIN FOR i IN 1..210 LOOP UPDATE public.users SET name = 'Grace B. Hopper' WHERE id = " + grace + "; END LOOP; END $$");
+        sql("DO $$ BEGIN FOR i IN 1..210 LOOP UPDATE eventflow_demo.users SET name = 'Grace B. Hopper' WHERE id = " + grace + "; END LOOP; END $$");
         await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElement(By.id("held")).getText()
                 .equals("210 new while paused (the newest 200 will show)"));
         driver.findElement(By.id("pause")).click();
@@ -274,7 +274,7 @@ class BrowserIT extends EventFlowTestSupport {
         int burst = 300;
         try (Connection c = db()) {
             c.setAutoCommit(false);
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, ?)")) {
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO eventflow_demo.users (name, email) VALUES (?, ?)")) {
                 for (int i = 0; i < burst; i++) {
                     ps.setString(1, "Burst " + i);
                     ps.setString(2, "burst" + i + "@example.com");
@@ -290,7 +290,7 @@ class BrowserIT extends EventFlowTestSupport {
         await().atMost(WAIT).until(() -> driver.findElements(By.cssSelector("#stream article.card")).size() == 200);
         await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.cssSelector("#user-rows tr[id^='user-'] td.email")).stream()
                 .filter(e -> e.getText().startsWith("burst")).count() == burst);
-        sql("DELETE FROM public.users WHERE email LIKE 'burst%'");
+        sql("DELETE FROM eventflow_demo.users WHERE email LIKE 'burst%'");
         // rows leave the list while it is read: a row gone between finding it and reading it is looked for again
         await().atMost(WAIT).ignoreExceptions().until(() -> driver.findElements(By.cssSelector("#user-rows td.email")).stream()
                 .noneMatch(e -> e.getText().startsWith("burst")));
@@ -309,7 +309,7 @@ class BrowserIT extends EventFlowTestSupport {
         assertEquals(XSS, card.findElement(By.className("summary")).getText());
 
         // and from the database, behind the page's back, into the stream
-        sql("UPDATE public.users SET name = '<script>alert(2)</script>' WHERE email = 'xss@example.com'");
+        sql("UPDATE eventflow_demo.users SET name = '<script>alert(2)</script>' WHERE email = 'xss@example.com'");
         WebElement updated = card("u", id);
         assertEquals("<script>alert(2)</script>", updated.findElement(By.cssSelector("li[data-field='name'] ins")).getText());
 

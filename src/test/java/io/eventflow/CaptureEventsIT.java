@@ -40,8 +40,8 @@ class CaptureEventsIT extends EventFlowTestSupport {
     @Test
     void insertUpdateDeleteBecomeCreateUpdateDeleteEvents() throws Exception {
         long id = insertUser("Ada Lovelace", "ada@example.com");
-        sql("UPDATE public.users SET name = 'Ada King' WHERE id = " + id);
-        sql("DELETE FROM public.users WHERE id = " + id);
+        sql("UPDATE eventflow_demo.users SET name = 'Ada King' WHERE id = " + id);
+        sql("DELETE FROM eventflow_demo.users WHERE id = " + id);
 
         List<Received> events = awaitEvents(3);
         assertEquals(3, events.size(), "exactly one event per change");
@@ -49,9 +49,9 @@ class CaptureEventsIT extends EventFlowTestSupport {
         Received c = events.get(0);
         Received u = events.get(1);
         Received d = events.get(2);
-        assertEquals("public.users.c", c.routingKey());
-        assertEquals("public.users.u", u.routingKey());
-        assertEquals("public.users.d", d.routingKey());
+        assertEquals("eventflow_demo.users.c", c.routingKey());
+        assertEquals("eventflow_demo.users.u", u.routingKey());
+        assertEquals("eventflow_demo.users.d", d.routingKey());
 
         JsonNode create = c.json();
         assertEquals("c", create.get("op").asText());
@@ -61,7 +61,7 @@ class CaptureEventsIT extends EventFlowTestSupport {
         assertEquals(id, create.at("/after/id").asLong());
         assertTrue(create.at("/after/created_at").isTextual(), "the full row, all columns");
         assertEquals(database, create.at("/source/db").asText());
-        assertEquals("public", create.at("/source/schema").asText());
+        assertEquals("eventflow_demo", create.at("/source/schema").asText());
         assertEquals("users", create.at("/source/table").asText());
         assertTrue(create.at("/source/txId").asLong() > 0);
         assertTrue(create.at("/source/ts_ms").asLong() > 0);
@@ -139,7 +139,7 @@ class CaptureEventsIT extends EventFlowTestSupport {
     void aRolledBackTransactionPublishesNothing() throws Exception {
         try (Connection c = db()) {
             c.setAutoCommit(false);
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, ?)")) {
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO eventflow_demo.users (name, email) VALUES (?, ?)")) {
                 ps.setString(1, "Ghost");
                 ps.setString(2, "ghost@example.com");
                 ps.executeUpdate();
@@ -167,7 +167,7 @@ class CaptureEventsIT extends EventFlowTestSupport {
         await().during(Duration.ofMillis(1000)).atMost(Duration.ofSeconds(5)).until(() -> consumer.count() == 2);
         assertEquals("public.orders.c", events.get(0).routingKey());
         assertEquals(9.99, events.get(0).json().at("/after/total").asDouble());
-        assertEquals("public.users.c", events.get(1).routingKey());
+        assertEquals("eventflow_demo.users.c", events.get(1).routingKey());
     }
 
     @Test

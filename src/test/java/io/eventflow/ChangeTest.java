@@ -36,12 +36,12 @@ class ChangeTest {
 
     @Test
     void anEventNoStepLookedIntoLeavesAsItCameExactlyInItsDigits() throws Exception {
-        List<Change> batch = Change.fromRows(List.of(row(42, "public.users.c", EVENT), row(43, "public.users.d", null)));
+        List<Change> batch = Change.fromRows(List.of(row(42, "eventflow_demo.users.c", EVENT), row(43, "eventflow_demo.users.d", null)));
 
         assertEquals(2, batch.size());
         Change first = batch.get(0);
         assertEquals(42L, first.get("change_id"));
-        assertEquals("public.users.c", first.get("change"));
+        assertEquals("eventflow_demo.users.c", first.get("change"));
         RawEvent event = assertInstanceOf(RawEvent.class, first.get("event"));
         // same JSON, byte for byte, as PostgreSQL built it: 12.30 keeps its zero, 30 digits stay 30
         // digits, 1.0E-30 its form
@@ -52,7 +52,7 @@ class ChangeTest {
     @Test
     void hashingAChangeDoesNotReadItsEvent() throws Exception {
         // Camel's bean language hashes the body ${body[change]} is read from, once per row
-        Change change = Change.fromRows(List.of(row(42, "public.users.c", EVENT))).get(0);
+        Change change = Change.fromRows(List.of(row(42, "eventflow_demo.users.c", EVENT))).get(0);
         RawEvent event = (RawEvent) change.get("event");
         change.hashCode();
         event.hashCode();
@@ -62,7 +62,7 @@ class ChangeTest {
 
     @Test
     void aStepCanLookIntoTheEventAndChangeIt() throws Exception {
-        Change change = Change.fromRows(List.of(row(42, "public.users.c", EVENT))).get(0);
+        Change change = Change.fromRows(List.of(row(42, "eventflow_demo.users.c", EVENT))).get(0);
         RawEvent event = (RawEvent) change.get("event");
 
         @SuppressWarnings("unchecked")

@@ -29,8 +29,8 @@ class DowntimeIT extends EventFlowTestSupport {
     /** Inserts n users, then renames each: 2n changes, each in its own transaction. */
     private void writeChanges(String prefix, int n) throws Exception {
         try (Connection c = db();
-                PreparedStatement insert = c.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, ?)");
-                PreparedStatement update = c.prepareStatement("UPDATE public.users SET name = ? WHERE email = ?")) {
+                PreparedStatement insert = c.prepareStatement("INSERT INTO eventflow_demo.users (name, email) VALUES (?, ?)");
+                PreparedStatement update = c.prepareStatement("UPDATE eventflow_demo.users SET name = ? WHERE email = ?")) {
             for (int i = 0; i < n; i++) {
                 insert.setString(1, prefix + "-" + i);
                 insert.setString(2, prefix + "-" + i + "@example.com");

@@ -35,11 +35,11 @@ class FilterIT extends EventFlowTestSupport {
                 "DELETE FROM public.orders WHERE id = 1",
                 "DELETE FROM public.notes WHERE id = 1",
                 // the last change: once it is in, everything before it would be too (commit order)
-                "UPDATE public.users SET name = 'Filtered again' WHERE id = " + user);
+                "UPDATE eventflow_demo.users SET name = 'Filtered again' WHERE id = " + user);
 
         await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream()
-                .anyMatch(r -> r.routingKey().equals("public.users.u")));
+                .anyMatch(r -> r.routingKey().equals("eventflow_demo.users.u")));
         List<String> keys = consumer.received().stream().map(Received::routingKey).toList();
-        assertEquals(List.of("public.users.c", "public.orders.c", "public.orders.u", "public.users.u"), keys);
+        assertEquals(List.of("eventflow_demo.users.c", "public.orders.c", "public.orders.u", "eventflow_demo.users.u"), keys);
     }
 }

@@ -40,7 +40,7 @@ class HttpHardeningIT extends EventFlowTestSupport {
     }
 
     private long users(String name) throws Exception {
-        try (Connection c = db(); ResultSet rs = c.createStatement().executeQuery("SELECT count(*) FROM public.users WHERE name = '" + name + "'")) {
+        try (Connection c = db(); ResultSet rs = c.createStatement().executeQuery("SELECT count(*) FROM eventflow_demo.users WHERE name = '" + name + "'")) {
             rs.next();
             return rs.getLong(1);
         }

@@ -35,9 +35,9 @@ class LargeRowsIT {
             try (EventConsumer consumer = new EventConsumer(scratch.exchange(), scratch.unrouted(), TestServices.uniqueName("eventflow.test.consumer"), "#")) {
                 // 100 MB committed at once, then one small row after it
                 try (Connection c = TestServices.connect(scratch.database()); Statement st = c.createStatement()) {
-                    st.execute("INSERT INTO public.users (name, email) SELECT repeat(md5(g::text), " + ROW_BYTES / 32 + "),"
+                    st.execute("INSERT INTO eventflow_demo.users (name, email) SELECT repeat(md5(g::text), " + ROW_BYTES / 32 + "),"
                             + " 'large' || g || '@example.com' FROM generate_series(1, " + ROWS + ") g");
-                    st.execute("INSERT INTO public.users (name, email) VALUES ('small', 'small@example.com')");
+                    st.execute("INSERT INTO eventflow_demo.users (name, email) VALUES ('small', 'small@example.com')");
                 }
                 await().atMost(Duration.ofSeconds(180)).pollInterval(Duration.ofMillis(500))
                         .until(() -> consumer.count() >= ROWS + 1 || !eventflow.isAlive());

@@ -28,9 +28,9 @@ class LateCommitIT extends EventFlowTestSupport {
     void aTransactionThatTookItsIdFirstAndCommittedLastIsNotSkipped() throws Exception {
         try (Connection t1 = db(); Connection t2 = db(); Statement s1 = t1.createStatement(); Statement s2 = t2.createStatement()) {
             t1.setAutoCommit(false);
-            s1.executeUpdate("INSERT INTO public.users (name, email) VALUES ('early-id', 'early@example.com')");
+            s1.executeUpdate("INSERT INTO eventflow_demo.users (name, email) VALUES ('early-id', 'early@example.com')");
 
-            s2.executeUpdate("INSERT INTO public.users (name, email) VALUES ('late-id', 'late@example.com')");
+            s2.executeUpdate("INSERT INTO eventflow_demo.users (name, email) VALUES ('late-id', 'late@example.com')");
             // T2's change is published while T1 is still open: the pipeline has moved past T2
             await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() == 1);
 
@@ -53,14 +53,14 @@ class LateCommitIT extends EventFlowTestSupport {
                 Statement so = open.createStatement(); Statement sa = a.createStatement(); Statement sb = b.createStatement()) {
             // a transaction that stays open across everything keeps the snapshot's xmin low
             open.setAutoCommit(false);
-            so.executeUpdate("INSERT INTO public.users (name, email) VALUES ('holder', 'holder@example.com')");
+            so.executeUpdate("INSERT INTO eventflow_demo.users (name, email) VALUES ('holder', 'holder@example.com')");
             // A takes the lower transaction id ...
             a.setAutoCommit(false);
-            sa.executeUpdate("INSERT INTO public.users (name, email) VALUES ('a-other', 'a-other@example.com')");
+            sa.executeUpdate("INSERT INTO eventflow_demo.users (name, email) VALUES ('a-other', 'a-other@example.com')");
             // ... B, with the higher id, changes the row and commits first ...
-            sb.executeUpdate("UPDATE public.users SET name = 'v1-by-b' WHERE id = " + row);
+            sb.executeUpdate("UPDATE eventflow_demo.users SET name = 'v1-by-b' WHERE id = " + row);
             // ... then A changes the same row and commits
-            sa.executeUpdate("UPDATE public.users SET name = 'v2-by-a' WHERE id = " + row);
+            sa.executeUpdate("UPDATE eventflow_demo.users SET name = 'v2-by-a' WHERE id = " + row);
             a.commit();
             open.commit();
         }

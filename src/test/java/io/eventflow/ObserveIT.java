@@ -155,7 +155,7 @@ class ObserveIT extends EventFlowTestSupport {
         context().getRouteController().stopRoute("capture-drain");
         try {
             String lo = queryText("SELECT pg_current_snapshot()::text");
-            sql("INSERT INTO public.users (name, email) SELECT 'Chunk ' || g, 'chunk' || g || '@example.com' FROM generate_series(1, 10) g");
+            sql("INSERT INTO eventflow_demo.users (name, email) SELECT 'Chunk ' || g, 'chunk' || g || '@example.com' FROM generate_series(1, 10) g");
             String hi = queryText("SELECT pg_current_snapshot()::text");
             // committed after the batch's end: not in it, waiting for the next one
             for (int i = 1; i <= 3; i++) {

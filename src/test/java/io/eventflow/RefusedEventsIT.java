@@ -46,15 +46,15 @@ class RefusedEventsIT extends EventFlowTestSupport {
         String big = "x".repeat(30_000);
         long bigUser = insertUser(big, "big@example.com");
         // its before is the big row too: set aside as well
-        sql("UPDATE public.users SET name = 'small' WHERE id = " + bigUser);
-        sql("UPDATE public.users SET name = 'smaller' WHERE id = " + bigUser);
+        sql("UPDATE eventflow_demo.users SET name = 'small' WHERE id = " + bigUser);
+        sql("UPDATE eventflow_demo.users SET name = 'smaller' WHERE id = " + bigUser);
         long after = insertUser("After the big one", "after@example.com");
 
         await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream()
                 .anyMatch(r -> r.json().at("/after/id").asLong() == after));
         List<Received> events = consumer.received();
         // the two oversized changes are not published; the ones after them are, in order
-        assertEquals(List.of("public.users.u " + bigUser + " smaller", "public.users.c " + after + " After the big one"),
+        assertEquals(List.of("eventflow_demo.users.u " + bigUser + " smaller", "eventflow_demo.users.c " + after + " After the big one"),
                 events.stream().map(r -> r.routingKey() + " " + r.json().at("/after/id").asLong() + " "
                         + r.json().at("/after/name").asText()).toList());
         assertEquals("small", events.get(0).json().at("/before/name").asText());
@@ -63,12 +63,12 @@ class RefusedEventsIT extends EventFlowTestSupport {
                 ResultSet rs = st.executeQuery("SELECT schema_name || '.' || table_name || '.' || op AS change, before->>'name' AS before,"
                         + " after->>'name' AS after, event_bytes, reason FROM eventflow.failed_change ORDER BY change_id")) {
             assertTrue(rs.next(), "the oversized insert is in eventflow.failed_change");
-            assertEquals("public.users.c", rs.getString("change"));
+            assertEquals("eventflow_demo.users.c", rs.getString("change"));
             assertEquals(big, rs.getString("after"), "the change is kept whole");
             assertTrue(rs.getLong("event_bytes") > MAX_MESSAGE_BYTES);
             assertTrue(rs.getString("reason").contains("eventflow.rabbitmq.max-message-bytes"), rs.getString("reason"));
             assertTrue(rs.next(), "the update whose before is the big row too");
-            assertEquals("public.users.u", rs.getString("change"));
+            assertEquals("eventflow_demo.users.u", rs.getString("change"));
             assertEquals(big, rs.getString("before"));
             assertEquals("small", rs.getString("after"));
             assertFalse(rs.next(), "only those two");
@@ -93,7 +93,7 @@ class RefusedEventsIT extends EventFlowTestSupport {
         }
         await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() == 3);
         Received republished = consumer.received().get(2);
-        assertEquals("public.users.c " + bigUser, republished.routingKey() + " " + republished.json().at("/after/id").asLong());
+        assertEquals("eventflow_demo.users.c " + bigUser, republished.routingKey() + " " + republished.json().at("/after/id").asLong());
         assertEquals(big, republished.json().at("/after/name").asText());
         assertEquals(String.valueOf(setAside), republished.messageId(), "its own change id, not a new one");
         assertEquals(setAside, republished.json().at("/source/changeId").asLong());
@@ -101,7 +101,7 @@ class RefusedEventsIT extends EventFlowTestSupport {
         // in the database: the republished insert is older than the update published before it
         Received newest = consumer.received().stream().filter(r -> r.json().at("/after/id").asLong() == bigUser)
                 .max(java.util.Comparator.comparingLong(r -> Long.parseLong(r.messageId()))).orElseThrow();
-        assertEquals(queryText("SELECT name FROM public.users WHERE id = " + bigUser), newest.json().at("/after/name").asText());
+        assertEquals(queryText("SELECT name FROM eventflow_demo.users WHERE id = " + bigUser), newest.json().at("/after/name").asText());
         await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/metrics").body().contains("eventflow_failed_total 1.0"));
         stopApp();
         maxMessageBytes = MAX_MESSAGE_BYTES;
@@ -146,12 +146,12 @@ class RefusedEventsIT extends EventFlowTestSupport {
             // one transaction, one batch: users and orders changes interleaved
             List<String> writes = new java.util.ArrayList<>(List.of("BEGIN"));
             for (int i = 0; i < 5; i++) {
-                writes.add("INSERT INTO public.users (name, email) VALUES ('Refused " + i + "', 'refused" + i + "@example.com')");
+                writes.add("INSERT INTO eventflow_demo.users (name, email) VALUES ('Refused " + i + "', 'refused" + i + "@example.com')");
                 writes.add("INSERT INTO public.orders (item) VALUES ('item " + i + "')");
             }
             writes.add("COMMIT");
             sql(writes.toArray(String[]::new));
-            users.addAll(queryLongs("SELECT id FROM public.users WHERE email LIKE 'refused%' ORDER BY id"));
+            users.addAll(queryLongs("SELECT id FROM eventflow_demo.users WHERE email LIKE 'refused%' ORDER BY id"));
             orders.addAll(queryLongs("SELECT id FROM public.orders ORDER BY id"));
             // not ready within seconds, saying which routing key the broker refuses
             await().atMost(Duration.ofSeconds(10)).until(() -> {
@@ -167,7 +167,7 @@ class RefusedEventsIT extends EventFlowTestSupport {
             assertEquals(publishedBefore, publishedTotal(), "nothing counts as published while part of the batch is refused");
             // what the broker took is not sent again on every retry: each user event once
             for (long user : users) {
-                assertEquals(1, consumer.received().stream().filter(r -> r.routingKey().equals("public.users.c")
+                assertEquals(1, consumer.received().stream().filter(r -> r.routingKey().equals("eventflow_demo.users.c")
                         && r.json().at("/after/id").asLong() == user).count(), "user " + user + " published once");
             }
 

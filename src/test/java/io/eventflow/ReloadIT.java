@@ -172,7 +172,7 @@ class ReloadIT extends EventFlowTestSupport {
         List<Long> written = new ArrayList<>();
         Thread writer = new Thread(() -> {
             try (Connection c = db();
-                    PreparedStatement insert = c.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, ?) RETURNING id")) {
+                    PreparedStatement insert = c.prepareStatement("INSERT INTO eventflow_demo.users (name, email) VALUES (?, ?) RETURNING id")) {
                 for (int i = 0; writing.get(); i++) {
                     insert.setString(1, "reload-" + i);
                     insert.setString(2, "reload-" + i + "@example.com");
@@ -192,7 +192,7 @@ class ReloadIT extends EventFlowTestSupport {
         writer.start();
         try {
             await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() >= 50);
-            assertTrue(consumer.received().stream().allMatch(r -> r.routingKey().equals("public.users.c")));
+            assertTrue(consumer.received().stream().allMatch(r -> r.routingKey().equals("eventflow_demo.users.c")));
 
             // the operator's edit: a new routing key, deletes of users are no longer published, nor
             // the rows named 'hidden' (a test on the row itself, read into the event)
@@ -233,7 +233,7 @@ class ReloadIT extends EventFlowTestSupport {
             firstNew++;
         }
         for (Received r : events.subList(firstNew, events.size())) {
-            assertEquals("cdc.public.users.c", r.routingKey());
+            assertEquals("cdc.eventflow_demo.users.c", r.routingKey());
         }
         assertTrue(firstNew > 0, "events before the edit had the old routing key");
 
@@ -243,13 +243,13 @@ class ReloadIT extends EventFlowTestSupport {
         // and the edited filter: deletes of users are no longer published, nor a row named 'hidden';
         // updates and other rows still are
         consumer.clear();
-        sql("DELETE FROM public.users WHERE id = " + ids.get(0),
-                "UPDATE public.users SET name = 'renamed' WHERE id = " + ids.get(1),
-                "INSERT INTO public.users (name, email) VALUES ('hidden', 'hidden@example.com')",
-                "UPDATE public.users SET name = 'shown' WHERE id = " + ids.get(2));
+        sql("DELETE FROM eventflow_demo.users WHERE id = " + ids.get(0),
+                "UPDATE eventflow_demo.users SET name = 'renamed' WHERE id = " + ids.get(1),
+                "INSERT INTO eventflow_demo.users (name, email) VALUES ('hidden', 'hidden@example.com')",
+                "UPDATE eventflow_demo.users SET name = 'shown' WHERE id = " + ids.get(2));
         await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() >= 2);
         // events leave in commit order: had the delete or the hidden row been published, they would be here
-        assertEquals(List.of("cdc.public.users.u renamed", "cdc.public.users.u shown"), consumer.received().stream()
+        assertEquals(List.of("cdc.eventflow_demo.users.u renamed", "cdc.eventflow_demo.users.u shown"), consumer.received().stream()
                 .map(r -> r.routingKey() + " " + r.json().at("/after/name").asText()).toList());
     }
 }

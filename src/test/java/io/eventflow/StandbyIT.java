@@ -38,10 +38,10 @@ class StandbyIT extends EventFlowTestSupport {
             assertTrue(metrics(standbyPort).contains("eventflow_cursor_state{state=\"STANDBY\"} 1.0"), metrics(standbyPort));
 
             consumer.clear();
-            sql("INSERT INTO public.users (name, email) SELECT 'User ' || i, 'user' || i || '@example.com' FROM generate_series(1, 1000) i");
+            sql("INSERT INTO eventflow_demo.users (name, email) SELECT 'User ' || i, 'user' || i || '@example.com' FROM generate_series(1, 1000) i");
             String[] updates = new String[1000];
             for (int i = 0; i < updates.length; i++) {
-                updates[i] = "UPDATE public.users SET name = 'Updated " + i + "' WHERE email = 'user" + (i + 1) + "@example.com'";
+                updates[i] = "UPDATE eventflow_demo.users SET name = 'Updated " + i + "' WHERE email = 'user" + (i + 1) + "@example.com'";
             }
             sql(updates);
             await().atMost(Duration.ofSeconds(60)).until(() -> consumer.distinctCount() >= 2000);

@@ -101,7 +101,7 @@ class StartupIT {
                     "EVENTFLOW_CAPTURE_RETENTION", "0 seconds");
             TestServices.migrate(database);
             try (var c = TestServices.connect(database); var st = c.createStatement()) {
-                st.execute("INSERT INTO public.users (name, email) VALUES ('Ada', 'ada@example.com')");
+                st.execute("INSERT INTO eventflow_demo.users (name, email) VALUES ('Ada', 'ada@example.com')");
                 st.execute("UPDATE eventflow.change_log SET changed_at = now() - interval '1 day'");
                 st.execute("UPDATE eventflow.capture_state SET lo_snapshot = '900000000:900000000:' WHERE name = 'default'");
             }

@@ -33,12 +33,12 @@ class StorageIT extends EventFlowTestSupport {
     @Test
     void theChangeLogLevelsOffAtASteadyRateWithAutovacuumOff() throws Exception {
         sql("ALTER TABLE eventflow.change_log SET (autovacuum_enabled = false)",
-                "INSERT INTO public.users (name, email) SELECT 'Row ' || i, 'row' || i || '@example.com' FROM generate_series(1, 100) i");
+                "INSERT INTO eventflow_demo.users (name, email) SELECT 'Row ' || i, 'row' || i || '@example.com' FROM generate_series(1, 100) i");
         AtomicBoolean writing = new AtomicBoolean(true);
         AtomicLong written = new AtomicLong();
         Thread writer = new Thread(() -> {
             try (Connection c = db(); PreparedStatement update = c.prepareStatement(
-                    "UPDATE public.users SET name = 'Row ' || ? WHERE email = 'row' || ? || '@example.com'")) {
+                    "UPDATE eventflow_demo.users SET name = 'Row ' || ? WHERE email = 'row' || ? || '@example.com'")) {
                 long next = System.nanoTime();
                 while (writing.get()) {
                     long n = written.incrementAndGet();

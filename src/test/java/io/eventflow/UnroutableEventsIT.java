@@ -28,7 +28,7 @@ class UnroutableEventsIT extends EventFlowTestSupport {
 
     @Override
     protected String[] bindingKeys() {
-        return new String[] {"public.users.#"};
+        return new String[] {"eventflow_demo.users.#"};
     }
 
     @Test
@@ -40,7 +40,7 @@ class UnroutableEventsIT extends EventFlowTestSupport {
         insertUser("Bound", "bound@example.com");
 
         await().atMost(Duration.ofSeconds(20)).until(() -> consumer.count() == 1);
-        assertEquals("public.users.c", consumer.received().get(0).routingKey());
+        assertEquals("eventflow_demo.users.c", consumer.received().get(0).routingKey());
 
         try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
             GetResponse unrouted = ch.basicGet(unroutedExchange, true);
@@ -78,7 +78,7 @@ class UnroutableEventsIT extends EventFlowTestSupport {
             try (Channel ch = c.createChannel()) {
                 GetResponse unrouted = ch.basicGet(unroutedExchange, true);
                 assertNotNull(unrouted);
-                assertEquals("public.users.c", unrouted.getEnvelope().getRoutingKey());
+                assertEquals("eventflow_demo.users.c", unrouted.getEnvelope().getRoutingKey());
                 assertTrue(new String(unrouted.getBody(), StandardCharsets.UTF_8).contains("Redeclared"));
                 // declared as a durable topic exchange with that alternate exchange: the same declaration is accepted
                 ch.exchangeDeclare(exchange, "topic", true, false, Map.of("alternate-exchange", unroutedExchange));

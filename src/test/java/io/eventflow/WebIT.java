@@ -58,7 +58,7 @@ class WebIT extends EventFlowTestSupport {
 
     @BeforeEach
     void noUsers() throws Exception {
-        sql("DELETE FROM public.users");
+        sql("DELETE FROM eventflow_demo.users");
     }
 
     private HttpResponse<String> send(String method, String path, String contentType, String body) throws Exception {
@@ -80,14 +80,14 @@ class WebIT extends EventFlowTestSupport {
     }
 
     private long users() throws Exception {
-        try (Connection c = db(); ResultSet rs = c.createStatement().executeQuery("SELECT count(*) FROM public.users")) {
+        try (Connection c = db(); ResultSet rs = c.createStatement().executeQuery("SELECT count(*) FROM eventflow_demo.users")) {
             rs.next();
             return rs.getLong(1);
         }
     }
 
     private Map<String, String> user(long id) throws Exception {
-        try (Connection c = db(); PreparedStatement ps = c.prepareStatement("SELECT name, email FROM public.users WHERE id = ?")) {
+        try (Connection c = db(); PreparedStatement ps = c.prepareStatement("SELECT name, email FROM eventflow_demo.users WHERE id = ?")) {
             ps.setLong(1, id);
             ResultSet rs = ps.executeQuery();
             return rs.next() ? Map.of("name", rs.getString(1), "email", rs.getString(2)) : null;
@@ -256,7 +256,7 @@ class WebIT extends EventFlowTestSupport {
         assertFalse(get("/users").body().contains("<img"));
         HttpResponse<String> edit = get("/users/" + id + "/edit");
         assertTrue(edit.body().contains("value=\"&lt;img src=x onerror=alert(1)&gt;\""), edit.body());
-        sql("UPDATE public.users SET name = '\"><script>alert(2)</script>' WHERE id = " + id);
+        sql("UPDATE eventflow_demo.users SET name = '\"><script>alert(2)</script>' WHERE id = " + id);
         assertFalse(get("/users").body().contains("<script>"));
         assertTrue(get("/users/" + id + "/edit").body().contains("value=\"&quot;&gt;&lt;script&gt;"));
         // form fields and request headers are not echoed into the response headers
@@ -275,21 +275,21 @@ class WebIT extends EventFlowTestSupport {
                     .until(() -> browser.change(id), e -> e != null);
             // the card: operation, table, row id, change id (= the SSE id and the AMQP message_id), escaped
             assertTrue(created.data().contains("data-op=\"c\""), created.data());
-            assertTrue(created.data().contains("data-table=\"public.users\""));
+            assertTrue(created.data().contains("data-table=\"eventflow_demo.users\""));
             assertTrue(created.data().contains("id=\"change-" + created.id() + "\""));
             assertTrue(created.id().matches("\\d+"), "SSE id is the change id");
             assertFalse(created.data().contains("<img"), "escaped");
             assertTrue(created.data().contains("&lt;img src=x onerror=alert(1)&gt;"));
             // the delivery as RabbitMQ made it
-            assertTrue(created.data().contains("<dd data-property=\"routing key\">public.users.c</dd>"), created.data());
+            assertTrue(created.data().contains("<dd data-property=\"routing key\">eventflow_demo.users.c</dd>"), created.data());
             assertTrue(created.data().contains("<dd data-property=\"message_id\">" + created.id() + "</dd>"));
-            assertTrue(created.data().contains("<dd data-property=\"type\">public.users.c</dd>"));
+            assertTrue(created.data().contains("<dd data-property=\"type\">eventflow_demo.users.c</dd>"));
             assertTrue(created.data().contains("<dd data-property=\"content_type\">application/json</dd>"));
             assertTrue(created.data().contains("<dd data-property=\"delivery_mode\">2 (persistent)</dd>"));
-            assertTrue(created.data().contains("<dd data-property=\"exchange\">" + exchange + "</dd>"));
+            assertTrue(created.data().contains("<dd data-property=\"exchange\">" + exchange + ".stream</dd>"));
             assertTrue(created.data().contains("&quot;op&quot; : &quot;c&quot;"), "the body, pretty-printed");
 
-            sql("UPDATE public.users SET email = 'moved@example.com' WHERE id = " + id);
+            sql("UPDATE eventflow_demo.users SET email = 'moved@example.com' WHERE id = " + id);
             SseClient.Event updated = await().atMost(Duration.ofSeconds(20))
                     .until(() -> browser.change(id, "u"),
                             e -> e != null);
@@ -297,7 +297,7 @@ class WebIT extends EventFlowTestSupport {
                     updated.data());
             assertFalse(updated.data().contains("data-field=\"name\""), "only changed fields");
 
-            sql("DELETE FROM public.users WHERE id = " + id);
+            sql("DELETE FROM eventflow_demo.users WHERE id = " + id);
             await().atMost(Duration.ofSeconds(20))
                     .until(() -> browser.change(id, "d"),
                             e -> e != null);
@@ -544,7 +544,7 @@ class WebIT extends EventFlowTestSupport {
                 long committedWallClock;
                 long id;
                 try (Connection c = db(); PreparedStatement ps = c.prepareStatement(
-                        "INSERT INTO public.users (name, email) VALUES (?, ?) RETURNING id")) {
+                        "INSERT INTO eventflow_demo.users (name, email) VALUES (?, ?) RETURNING id")) {
                     ps.setString(1, "Latency " + i);
                     ps.setString(2, "latency" + i + "@example.com");
                     // from the moment the autocommit INSERT is sent: commit included
@@ -561,7 +561,7 @@ class WebIT extends EventFlowTestSupport {
                 // the same change at a plain AMQP consumer bound to the exchange: the capture part of it
                 String rowKey = "\"id\":" + rowId + ",";
                 long atConsumer = await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream()
-                        .filter(r -> r.routingKey().equals("public.users.c") && r.body().replace(" ", "").contains(rowKey))
+                        .filter(r -> r.routingKey().equals("eventflow_demo.users.c") && r.body().replace(" ", "").contains(rowKey))
                         .mapToLong(r -> r.receivedAtMillis()).findFirst().orElse(-1L), t -> t > 0);
                 amqpMillis.add(atConsumer - committedWallClock);
             }

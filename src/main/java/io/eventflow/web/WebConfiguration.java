@@ -33,6 +33,8 @@ public class WebConfiguration implements CamelConfiguration {
 
     @PropertyInject("eventflow.http.port")
     private int httpPort;
+    @PropertyInject("eventflow.demo.enabled")
+    private boolean demoEnabled;
     @PropertyInject("eventflow.stream.exchange")
     private String exchange;
     @PropertyInject(value = "eventflow.stream.enabled", defaultValue = "true")
@@ -79,7 +81,7 @@ public class WebConfiguration implements CamelConfiguration {
             }
         });
         camelContext.addStartupListener((StartupListener) (context, alreadyStarted) -> {
-            if (attached) {
+            if (attached || !demoEnabled) {
                 return;
             }
             attached = true;

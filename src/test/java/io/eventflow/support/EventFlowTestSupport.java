@@ -131,7 +131,7 @@ public abstract class EventFlowTestSupport {
 
     protected long insertUser(String name, String email) throws SQLException {
         try (Connection c = db();
-                PreparedStatement ps = c.prepareStatement("INSERT INTO public.users (name, email) VALUES (?, ?) RETURNING id")) {
+                PreparedStatement ps = c.prepareStatement("INSERT INTO eventflow_demo.users (name, email) VALUES (?, ?) RETURNING id")) {
             ps.setString(1, name);
             ps.setString(2, email);
             var rs = ps.executeQuery();

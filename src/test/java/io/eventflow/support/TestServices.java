@@ -79,12 +79,23 @@ public final class TestServices {
         }
     }
 
-    /** Applies EventFlow's migrations (migrations/) to a database, as EventFlow does at start-up. */
+    /**
+     * Applies EventFlow's migrations (migrations/) to a database, and the web demo's (its table
+     * eventflow_demo.users), as EventFlow does at start-up with the demo on.
+     */
     public static void migrate(String database) {
         org.flywaydb.core.Flyway.configure()
                 .dataSource(jdbcUrl(database), pgUser(), null)
                 .locations("filesystem:migrations")
                 .schemas("eventflow")
+                .createSchemas(true)
+                .table("flyway_schema_history")
+                .load()
+                .migrate();
+        org.flywaydb.core.Flyway.configure()
+                .dataSource(jdbcUrl(database), pgUser(), null)
+                .locations("filesystem:demo/migrations")
+                .schemas("eventflow_demo")
                 .createSchemas(true)
                 .table("flyway_schema_history")
                 .load()

@@ -53,7 +53,7 @@ class WebFragmentsTest {
                 + "\"after\":{\"id\":7,\"name\":\"<b>Ada</b>\",\"email\":\"b@x.org\"},"
                 + "\"source\":{\"schema\":\"public\",\"table\":\"users\",\"ts_ms\":1795831397554,\"changeId\":42},\"op\":\"u\",\"ts_ms\":1}";
         String card = new ChangeCard(65536).render(event.getBytes(StandardCharsets.UTF_8), Map.of(
-                "CamelSpringRabbitmqRoutingKey", "public.users.u",
+                "CamelSpringRabbitmqRoutingKey", "eventflow_demo.users.u",
                 "CamelSpringRabbitmqMessageId", "42",
                 "CamelSpringRabbitmqTimestamp", new Date(0),
                 "CamelSpringRabbitmqDeliveryMode", "PERSISTENT"));
@@ -62,7 +62,7 @@ class WebFragmentsTest {
         assertTrue(card.contains("<li data-field=\"email\"><span class=\"field\">email</span>: <del>a@x.org</del> → <ins>b@x.org</ins></li>"), card);
         assertFalse(card.contains("data-field=\"name\""));
         assertFalse(card.contains("<b>"), "escaped, also in the pretty-printed body");
-        assertTrue(card.contains("<dd data-property=\"routing key\">public.users.u</dd>"));
+        assertTrue(card.contains("<dd data-property=\"routing key\">eventflow_demo.users.u</dd>"));
         assertTrue(card.contains("<dd data-property=\"timestamp\">1970-01-01T00:00:00Z</dd>"));
         assertTrue(card.contains("<dd data-property=\"delivery_mode\">2 (persistent)</dd>"));
         assertTrue(card.contains("\n  &quot;op&quot; : &quot;u&quot;"), "pretty-printed");
