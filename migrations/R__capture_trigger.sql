@@ -22,18 +22,26 @@ AS $$ SELECT to_json(r) $$;
 --   writer's rights; its arguments name the masked columns, left out of the logged rows.
 --
 -- Algorithm:
---   The row (before and after) becomes JSON by row_json, masked columns removed, and is handed to
---   the second trigger in two transaction-local settings (eventflow.capture_before/_after), the
---   one place both triggers can reach without privileges.
+--   The row (before and after) becomes JSON by row_json (by to_json itself where the session's
+--   settings are those row_json fixes: the same text, without the cost of changing settings),
+--   masked columns removed, and is handed to the second trigger in two transaction-local settings
+--   (eventflow.capture_before/_after), the one place both triggers can reach without privileges.
 CREATE OR REPLACE FUNCTION eventflow.capture_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  -- a session whose settings give row_json's values already (the usual case) skips its settings
+  usual boolean := TG_NARGS = 0 AND current_setting('TimeZone') IN ('UTC', 'Etc/UTC')
+                   AND current_setting('IntervalStyle') = 'postgres' AND current_setting('bytea_output') = 'hex'
+                   AND current_setting('extra_float_digits')::integer >= 1;
 BEGIN
   IF TG_OP <> 'INSERT' THEN
-    PERFORM set_config('eventflow.capture_before', CASE WHEN TG_NARGS = 0 THEN eventflow.row_json(OLD)
+    PERFORM set_config('eventflow.capture_before', CASE WHEN usual THEN to_json(OLD)
+                                                         WHEN TG_NARGS = 0 THEN eventflow.row_json(OLD)
                                                          ELSE eventflow.masked_row(eventflow.row_json(OLD), TG_ARGV) END::text, true);
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    PERFORM set_config('eventflow.capture_after', CASE WHEN TG_NARGS = 0 THEN eventflow.row_json(NEW)
+    PERFORM set_config('eventflow.capture_after', CASE WHEN usual THEN to_json(NEW)
+                                                        WHEN TG_NARGS = 0 THEN eventflow.row_json(NEW)
                                                         ELSE eventflow.masked_row(eventflow.row_json(NEW), TG_ARGV) END::text, true);
   END IF;
   RETURN NULL;
