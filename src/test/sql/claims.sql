@@ -7,32 +7,7 @@
 BEGIN;
 SELECT plan(23);
 
--- A connection string to this database, for dblink (through the server's own socket).
-CREATE FUNCTION pg_temp.this_db() RETURNS text
-LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s', trim(split_part(current_setting('unix_socket_directories'), ',', 1)),
-                current_setting('port'), current_database(), current_user)
-$$;
-
--- Runs sql in a session of its own and commits it.
-CREATE FUNCTION pg_temp.committed(sql text) RETURNS void
-LANGUAGE sql AS $$
-  SELECT FROM dblink_exec(pg_temp.this_db(), 'SET lock_timeout = ''10s''; ' || sql)
-$$;
-
--- The wake-up switch as it was: the writers' changes disarm it, and a sequence is not rolled back.
-CREATE TEMP TABLE switch_before AS SELECT pg_sequence_last_value('eventflow.wakeup_armed') AS armed;
-
--- Removes what the writers committed (their users and those users' changes, without capturing
--- the removal) and puts the wake-up switch back.
-CREATE FUNCTION pg_temp.remove_committed() RETURNS void
-LANGUAGE sql AS $$
-  SELECT pg_temp.committed($q$
-    SET LOCAL session_replication_role = replica;
-    DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@claims.test';
-    DELETE FROM eventflow_demo.users WHERE email LIKE '%@claims.test'$q$);
-  SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
-$$;
+\ir support/writers.psql
 
 -- Where the default cursor is: what the fenced instance must not move.
 CREATE TEMP VIEW position AS
@@ -90,6 +65,6 @@ SELECT results_eq($$SELECT change_id FROM eventflow.next_batch('default', 'insta
 SELECT throws_ok($$SELECT eventflow.set_aside('default', 'instance-b', (SELECT (array_agg(id ORDER BY id))[3] FROM changes), 1, 'too large')$$,
   '55P03', NULL, 'an instance that lost its claim cannot set a change of the batch aside either');
 
-SELECT pg_temp.remove_committed();
+SELECT pg_temp.remove_committed('claims.test');
 SELECT * FROM finish();
 ROLLBACK;

@@ -24,12 +24,7 @@ BEGIN
 END;
 $$;
 
--- A connection string to this database, for dblink (through the server's own socket).
-CREATE FUNCTION pg_temp.this_db() RETURNS text
-LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s', trim(split_part(current_setting('unix_socket_directories'), ',', 1)),
-                current_setting('port'), current_database(), current_user)
-$$;
+\ir support/sessions.psql
 
 -- Publishes what a cursor has not, as EventFlow does (claim, then read and finish batch after batch
 -- until a read finds nothing), and returns the change ids it read. It first waits (at most 10 s) for

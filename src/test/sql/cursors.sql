@@ -7,32 +7,7 @@
 BEGIN;
 SELECT plan(32);
 
--- A connection string to this database, for dblink (through the server's own socket).
-CREATE FUNCTION pg_temp.this_db() RETURNS text
-LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s', trim(split_part(current_setting('unix_socket_directories'), ',', 1)),
-                current_setting('port'), current_database(), current_user)
-$$;
-
--- Runs sql in a session of its own and commits it.
-CREATE FUNCTION pg_temp.committed(sql text) RETURNS void
-LANGUAGE sql AS $$
-  SELECT FROM dblink_exec(pg_temp.this_db(), 'SET lock_timeout = ''10s''; ' || sql)
-$$;
-
--- The wake-up switch as it was: the writers' changes disarm it, and a sequence is not rolled back.
-CREATE TEMP TABLE switch_before AS SELECT pg_sequence_last_value('eventflow.wakeup_armed') AS armed;
-
--- Removes what the writers committed (their users and those users' changes, without capturing
--- the removal) and puts the wake-up switch back.
-CREATE FUNCTION pg_temp.remove_committed() RETURNS void
-LANGUAGE sql AS $$
-  SELECT pg_temp.committed($q$
-    SET LOCAL session_replication_role = replica;
-    DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@cursors.test';
-    DELETE FROM eventflow_demo.users WHERE email LIKE '%@cursors.test'$q$);
-  SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
-$$;
+\ir support/writers.psql
 
 -- Creating and checking
 SELECT throws_ok($$SELECT eventflow.create_cursor('default')$$, '42710', 'cursor default exists already',
@@ -112,6 +87,6 @@ SELECT results_eq($$SELECT name, ahead, backlog FROM eventflow.cursors ORDER BY 
 SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email) VALUES ('four', 'four@cursors.test')$$);
 SELECT is((SELECT backlog FROM eventflow.cursors WHERE name = 'default'), 1::bigint, 'a change written after the reset is');
 
-SELECT pg_temp.remove_committed();
+SELECT pg_temp.remove_committed('cursors.test');
 SELECT * FROM finish();
 ROLLBACK;

@@ -7,33 +7,7 @@
 BEGIN;
 SELECT plan(10);
 
--- A connection string to this database, for dblink (through the server's own socket).
-CREATE FUNCTION pg_temp.this_db() RETURNS text
-LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s', trim(split_part(current_setting('unix_socket_directories'), ',', 1)),
-                current_setting('port'), current_database(), current_user)
-$$;
-
--- Runs sql in a session of its own and commits it.
-CREATE FUNCTION pg_temp.committed(sql text) RETURNS void
-LANGUAGE sql AS $$
-  SELECT FROM dblink_exec(pg_temp.this_db(), 'SET lock_timeout = ''10s''; ' || sql)
-$$;
-
--- The wake-up switch as it was: the writers' changes disarm it, and a sequence is not rolled back.
-CREATE TEMP TABLE switch_before AS SELECT pg_sequence_last_value('eventflow.wakeup_armed') AS armed;
-
--- Closes the writers' sessions, removes what they committed (their users and those users'
--- changes, without capturing the removal) and puts the wake-up switch back.
-CREATE FUNCTION pg_temp.remove_committed() RETURNS void
-LANGUAGE sql AS $$
-  SELECT dblink_disconnect(c) FROM unnest(dblink_get_connections()) AS c;
-  SELECT pg_temp.committed($q$
-    SET LOCAL session_replication_role = replica;
-    DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@late-commit.test';
-    DELETE FROM eventflow_demo.users WHERE email LIKE '%@late-commit.test'$q$);
-  SELECT setval('eventflow.wakeup_armed', armed) FROM switch_before;
-$$;
+\ir support/writers.psql
 
 -- Session "early" takes the lower change id and stays open; "late" takes a higher one and commits.
 SELECT FROM dblink_connect('early', pg_temp.this_db());
@@ -67,6 +41,6 @@ SELECT ok(eventflow.finish_batch('default', 'pgtap', 1), 'that batch is finished
 SELECT is_empty($$SELECT * FROM eventflow.next_batch('default', 'pgtap')$$,
   'then nothing is left: each change came once');
 
-SELECT pg_temp.remove_committed();
+SELECT pg_temp.remove_committed('late-commit.test');
 SELECT * FROM finish();
 ROLLBACK;

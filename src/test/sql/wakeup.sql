@@ -8,18 +8,7 @@
 BEGIN;
 SELECT plan(18);
 
--- A connection string to this database, for dblink (through the server's own socket).
-CREATE FUNCTION pg_temp.this_db() RETURNS text
-LANGUAGE sql AS $$
-  SELECT format('host=%s port=%s dbname=%s user=%s', trim(split_part(current_setting('unix_socket_directories'), ',', 1)),
-                current_setting('port'), current_database(), current_user)
-$$;
-
--- Runs sql in a session of its own and commits it.
-CREATE FUNCTION pg_temp.committed(sql text) RETURNS void
-LANGUAGE sql AS $$
-  SELECT FROM dblink_exec(pg_temp.this_db(), 'SET lock_timeout = ''10s''; ' || sql)
-$$;
+\ir support/sessions.psql
 
 -- The wake-up switch and channel as they were.
 CREATE TEMP TABLE switch_before AS

@@ -100,6 +100,11 @@ public class CaptureStats implements CaptureStatsMBean {
         return delay;
     }
 
+    /** Logs, as {@link #report}, that the wake-up listener is restarted after it was found dead or doubled. */
+    public void listenerRestarting(String state) {
+        report("capture-listener-check", "wake-up listener " + state, "restarting route capture-wakeup");
+    }
+
     /**
      * Logs a failure in one line, and a failure that repeats, the same, at most once a minute with
      * how often it happened meanwhile: a database or broker that is gone for long fills no log.

@@ -239,11 +239,16 @@ public class ChangePublisher {
         }
     }
 
+    /** The deepest message of a chain of causes (the one that says why), or the root's type when none has one. */
     static String rootMessage(Throwable e) {
         Throwable root = e;
+        String message = e.getMessage();
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
+            if (root.getMessage() != null) {
+                message = root.getMessage();
+            }
         }
-        return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        return message == null ? root.getClass().getSimpleName() : message;
     }
 }

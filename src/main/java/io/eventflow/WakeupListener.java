@@ -43,6 +43,8 @@ public class WakeupListener {
     private final long graceNanos;
     private final AtomicLong sequence = new AtomicLong();
     private final AtomicLong restarts = new AtomicLong();
+    private final AtomicLong restartsWithoutRecovery = new AtomicLong();
+    private volatile long lastRestartNanos;
     private final ConcurrentSkipListMap<Long, Probe> inFlight = new ConcurrentSkipListMap<>();
     private final Map<String, Long> tokens = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
@@ -71,6 +73,9 @@ public class WakeupListener {
         if (judged != null && judged.getValue().senderPid().get() != 0) {
             int echoes = judged.getValue().echoes();
             state = echoes == 1 ? State.UP : echoes == 0 ? State.DEAD : State.DOUBLED;
+            if (state == State.UP) {
+                restartsWithoutRecovery.set(0);
+            }
         }
         if (judged != null) {
             // a probe whose sending failed (no sender known) is not judged
@@ -81,10 +86,19 @@ public class WakeupListener {
         return state;
     }
 
-    /** Judges the newest probe due (see {@link #verdict()}): whether the wake-up route must be restarted. */
+    /**
+     * Judges the newest probe due (see {@link #verdict()}): whether the wake-up route must be
+     * restarted. A listener that stays broken across restarts (the database is gone) is restarted
+     * after 2 s, then 4, 8 ... up to a minute, not at every check.
+     */
     public boolean needsRestart() {
         State verdict = verdict();
-        return verdict == State.DEAD || verdict == State.DOUBLED;
+        if (verdict != State.DEAD && verdict != State.DOUBLED) {
+            return false;
+        }
+        long failedRestarts = restartsWithoutRecovery.get();
+        long wait = Math.min(60_000_000_000L, 2_000_000_000L * failedRestarts);
+        return System.nanoTime() - lastRestartNanos >= wait;
     }
 
     /** The payload of a new probe: an unguessable token. */
@@ -134,6 +148,8 @@ public class WakeupListener {
      */
     public synchronized void restarted() {
         restarts.incrementAndGet();
+        restartsWithoutRecovery.incrementAndGet();
+        lastRestartNanos = System.nanoTime();
         connectionLost = false;
         inFlight.clear();
         tokens.clear();

@@ -17,7 +17,7 @@ class FilterIT extends EventFlowTestSupport {
     @Override
     protected Map<String, String> properties() {
         return Map.of(
-                "eventflow.filter.include", "public\\.(users|orders)\\..*",
+                "eventflow.filter.include", "(eventflow_demo\\.users|public\\.orders)\\..*",
                 "eventflow.filter.exclude", "public\\.orders\\.d");
     }
 

@@ -120,6 +120,25 @@ class StartupIT {
     }
 
     @Test
+    void aStatementTimeoutAtStartIsNamedInOneLine() throws Exception {
+        String database = TestServices.uniqueName("eventflow_it");
+        TestServices.createDatabase(database);
+        try {
+            try (var c = TestServices.connect(database); var st = c.createStatement()) {
+                st.execute("ALTER DATABASE " + database + " SET statement_timeout = '1ms'");
+            }
+            Run run = startJar(Map.of(
+                    "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
+                    "RABBITMQ_URL", TestServices.amqpUrl(),
+                    "EVENTFLOW_RABBITMQ_EXCHANGE", TestServices.uniqueName("eventflow.test.changes")));
+            assertOneClearLine(run, "");
+            assertTrue(run.output().contains("statement timeout"), run.output());
+        } finally {
+            TestServices.dropDatabase(database);
+        }
+    }
+
+    @Test
     void anHttpPortThatIsTakenStopsTheStart() throws Exception {
         String database = TestServices.uniqueName("eventflow_it");
         TestServices.createDatabase(database);

@@ -38,7 +38,7 @@ public final class EventFlowProcess implements AutoCloseable {
             return scratch;
         }
 
-        /** Starts EventFlow on these; extra JVM options come first. */
+        /** Starts EventFlow on these; extra JVM options (-D settings too) win over the scratch's settings. */
         public EventFlowProcess start(String... javaOpts) throws Exception {
             return EventFlowProcess.start(database, exchange, unrouted, log, port, javaOpts);
         }
@@ -62,12 +62,14 @@ public final class EventFlowProcess implements AutoCloseable {
         this.log = log;
     }
 
-    /** Starts EventFlow and waits until its readiness is UP; extra JVM options come first. */
+    /** Starts EventFlow and waits until its readiness is UP; extra JVM options (-D settings too) come last and win. */
     public static EventFlowProcess start(String database, String exchange, String unrouted, Path log, int port, String... javaOpts)
             throws Exception {
-        List<String> opts = new ArrayList<>(List.of(javaOpts));
+        List<String> opts = new ArrayList<>();
         TestServices.eventflowSettings(database, exchange, unrouted, port).forEach((key, value) -> opts.add("-D" + key + "=" + value));
         opts.add("-Deventflow.stream.enabled=false");
+        // last: a test's own options win over the settings above
+        opts.addAll(List.of(javaOpts));
         ProcessBuilder builder = new ProcessBuilder(List.of("sh", "bin/eventflow"))
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         builder.environment().put("JAVA_OPTS", String.join(" ", opts));

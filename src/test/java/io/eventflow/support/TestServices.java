@@ -84,18 +84,15 @@ public final class TestServices {
      * eventflow_demo.users), as EventFlow does at start-up with the demo on.
      */
     public static void migrate(String database) {
+        migrate(database, "filesystem:migrations", "eventflow");
+        migrate(database, "filesystem:demo/migrations", "eventflow_demo");
+    }
+
+    private static void migrate(String database, String location, String schema) {
         org.flywaydb.core.Flyway.configure()
                 .dataSource(jdbcUrl(database), pgUser(), null)
-                .locations("filesystem:migrations")
-                .schemas("eventflow")
-                .createSchemas(true)
-                .table("flyway_schema_history")
-                .load()
-                .migrate();
-        org.flywaydb.core.Flyway.configure()
-                .dataSource(jdbcUrl(database), pgUser(), null)
-                .locations("filesystem:demo/migrations")
-                .schemas("eventflow_demo")
+                .locations(location)
+                .schemas(schema)
                 .createSchemas(true)
                 .table("flyway_schema_history")
                 .load()
