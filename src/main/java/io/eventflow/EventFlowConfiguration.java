@@ -52,9 +52,9 @@ public class EventFlowConfiguration implements CamelConfiguration {
 
     @PropertyInject("eventflow.postgres.url")
     private String postgresUrl;
-    @PropertyInject(value = "eventflow.postgres.pool-size", defaultValue = "4")
+    @PropertyInject("eventflow.postgres.pool-size")
     private int poolSize;
-    @PropertyInject(value = "eventflow.postgres.startup-timeout-ms", defaultValue = "60000")
+    @PropertyInject("eventflow.postgres.startup-timeout-ms")
     private long startupTimeoutMs;
     @PropertyInject("eventflow.rabbitmq.url")
     private String rabbitUrl;
@@ -66,19 +66,19 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private boolean streamEnabled;
     @PropertyInject("eventflow.stream.exchange")
     private String streamExchange;
-    @PropertyInject(value = "eventflow.rabbitmq.confirm-timeout-ms", defaultValue = "5000")
+    @PropertyInject("eventflow.rabbitmq.confirm-timeout-ms")
     private long confirmTimeoutMs;
-    @PropertyInject(value = "eventflow.migrations.location", defaultValue = "filesystem:migrations")
+    @PropertyInject("eventflow.migrations.location")
     private String migrations;
     @PropertyInject("eventflow.demo.enabled")
     private boolean demoEnabled;
     @PropertyInject("eventflow.demo.migrations.location")
     private String demoMigrations;
-    @PropertyInject(value = "eventflow.capture.cursor", defaultValue = "default")
+    @PropertyInject("eventflow.capture.cursor")
     private String cursor;
     @PropertyInject("camel.server.port")
     private int httpPort;
-    @PropertyInject(value = "camel.server.host", defaultValue = "0.0.0.0")
+    @PropertyInject("camel.server.host")
     private String httpHost;
     @PropertyInject("eventflow.capture.holder")
     private String holder;
@@ -96,9 +96,9 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private int jmxPort;
     @PropertyInject(value = "eventflow.jmx.password-file", defaultValue = "")
     private String jmxPasswordFile;
-    @PropertyInject(value = "eventflow.health.max-lag-seconds", defaultValue = "60")
+    @PropertyInject("eventflow.health.max-lag-seconds")
     private double maxLagSeconds;
-    @PropertyInject(value = "eventflow.stats.interval-ms", defaultValue = "1000")
+    @PropertyInject("eventflow.stats.interval-ms")
     private long statsIntervalMs;
 
     private final WakeupListener wakeupListener = new WakeupListener(1000);

@@ -37,25 +37,25 @@ public class WebConfiguration implements CamelConfiguration {
     private boolean demoEnabled;
     @PropertyInject("eventflow.stream.exchange")
     private String exchange;
-    @PropertyInject(value = "eventflow.stream.enabled", defaultValue = "true")
+    @PropertyInject("eventflow.stream.enabled")
     private boolean streamEnabled;
     @PropertyInject("eventflow.stream.queue")
     private String streamQueue;
-    @PropertyInject(value = "eventflow.stream.binding-key", defaultValue = "#")
+    @PropertyInject("eventflow.stream.binding-key")
     private String bindingKey;
-    @PropertyInject(value = "eventflow.stream.queue-expires-ms", defaultValue = "60000")
+    @PropertyInject("eventflow.stream.queue-expires-ms")
     private long queueExpiresMs;
-    @PropertyInject(value = "eventflow.stream.queue-max-length", defaultValue = "10000")
+    @PropertyInject("eventflow.stream.queue-max-length")
     private int queueMaxLength;
-    @PropertyInject(value = "eventflow.stream.replay-size", defaultValue = "200")
+    @PropertyInject("eventflow.stream.replay-size")
     private int replaySize;
-    @PropertyInject(value = "eventflow.stream.client-buffer-bytes", defaultValue = "1048576")
+    @PropertyInject("eventflow.stream.client-buffer-bytes")
     private int clientBufferBytes;
-    @PropertyInject(value = "eventflow.stream.retry-ms", defaultValue = "2000")
+    @PropertyInject("eventflow.stream.retry-ms")
     private long retryMs;
-    @PropertyInject(value = "eventflow.stream.replay-window-ms", defaultValue = "60000")
+    @PropertyInject("eventflow.stream.replay-window-ms")
     private long replayWindowMs;
-    @PropertyInject(value = "eventflow.stream.card-body-bytes", defaultValue = "65536")
+    @PropertyInject("eventflow.stream.card-body-bytes")
     private int cardBodyBytes;
 
     @BeanInject("streamConnectionFactory")
