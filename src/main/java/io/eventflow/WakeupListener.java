@@ -88,8 +88,8 @@ public class WakeupListener {
 
     /**
      * Judges the newest probe due (see {@link #verdict()}): whether the wake-up route must be
-     * restarted. A listener that stays broken across restarts (the database is gone) is restarted
-     * after 2 s, then 4, 8 ... up to a minute, not at every check.
+     * restarted. A listener that stays broken across three restarts (the database is gone) is
+     * restarted again after 2 s, then 4, 6 ... up to a minute, not at every check.
      */
     public boolean needsRestart() {
         State verdict = verdict();
@@ -97,7 +97,7 @@ public class WakeupListener {
             return false;
         }
         long failedRestarts = restartsWithoutRecovery.get();
-        long wait = Math.min(60_000_000_000L, 2_000_000_000L * failedRestarts);
+        long wait = failedRestarts < 3 ? 0 : Math.min(60_000_000_000L, 2_000_000_000L * (failedRestarts - 2));
         return System.nanoTime() - lastRestartNanos >= wait;
     }
 
