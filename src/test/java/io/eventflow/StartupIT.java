@@ -32,14 +32,33 @@ class StartupIT {
         builder.environment().putAll(Map.of(
                 "EVENTFLOW_HTTP_PORT", String.valueOf(TestServices.freePort()),
                 "EVENTFLOW_JMX_PORT", "0",
-                "CAMEL_MAIN_ROUTES_RELOAD_ENABLED", "false"));
+                "CAMEL_MAIN_ROUTES_RELOAD_ENABLED", "false",
+                // exchanges of the test's own, removed afterwards, and no demo (no stream queue)
+                "EVENTFLOW_RABBITMQ_EXCHANGE", TestServices.uniqueName("eventflow.test.changes"),
+                "EVENTFLOW_RABBITMQ_UNROUTED_EXCHANGE", TestServices.uniqueName("eventflow.test.unrouted"),
+                "EVENTFLOW_DEMO_ENABLED", "false"));
         builder.environment().putAll(environment);
         Process process = builder.start();
-        if (!process.waitFor(90, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("EventFlow neither started nor gave up within 90 s");
+        try {
+            if (!process.waitFor(90, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("EventFlow neither started nor gave up within 90 s");
+            }
+            return new Run(process.exitValue(), new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        } finally {
+            removeExchanges(builder.environment().get("EVENTFLOW_RABBITMQ_EXCHANGE"), builder.environment().get("EVENTFLOW_RABBITMQ_UNROUTED_EXCHANGE"));
         }
-        return new Run(process.exitValue(), new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+
+    /** Whatever a start declared on the broker before it gave up. */
+    private static void removeExchanges(String exchange, String unrouted) {
+        try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); var ch = c.createChannel()) {
+            ch.exchangeDelete(exchange);
+            ch.queueDelete(unrouted);
+            ch.exchangeDelete(unrouted);
+        } catch (Exception e) {
+            // the broker is not reachable from this test, or nothing was declared
+        }
     }
 
     private static void assertOneClearLine(Run run, String expected) {
@@ -97,7 +116,6 @@ class StartupIT {
             Map<String, String> env = Map.of(
                     "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
                     "RABBITMQ_URL", TestServices.amqpUrl(),
-                    "EVENTFLOW_RABBITMQ_EXCHANGE", TestServices.uniqueName("eventflow.test.changes"),
                     "EVENTFLOW_CAPTURE_RETENTION", "0 seconds");
             TestServices.migrate(database);
             try (var c = TestServices.connect(database); var st = c.createStatement()) {
@@ -129,8 +147,7 @@ class StartupIT {
             }
             Run run = startJar(Map.of(
                     "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
-                    "RABBITMQ_URL", TestServices.amqpUrl(),
-                    "EVENTFLOW_RABBITMQ_EXCHANGE", TestServices.uniqueName("eventflow.test.changes")));
+                    "RABBITMQ_URL", TestServices.amqpUrl()));
             assertOneClearLine(run, "");
             assertTrue(run.output().contains("statement timeout"), run.output());
         } finally {
@@ -146,7 +163,6 @@ class StartupIT {
             Run run = startJar(Map.of(
                     "PG_CONNECTION_STRING", TestServices.libpqUrl(database),
                     "RABBITMQ_URL", TestServices.amqpUrl(),
-                    "EVENTFLOW_RABBITMQ_EXCHANGE", TestServices.uniqueName("eventflow.test.changes"),
                     "EVENTFLOW_HTTP_PORT", String.valueOf(taken.getLocalPort())));
             assertOneClearLine(run, "cannot listen on HTTP port " + taken.getLocalPort());
             try (var c = TestServices.connect(database); var st = c.createStatement();
