@@ -9,20 +9,7 @@
 -- switch as it was.
 SELECT plan(19);
 
-CREATE TEMP TABLE cursors_before AS SELECT * FROM eventflow.capture_state;
-CREATE TEMP TABLE switch_before AS SELECT pg_sequence_last_value('eventflow.wakeup_armed') AS armed;
-
-CREATE FUNCTION pg_temp.put_back() RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-  SET LOCAL session_replication_role = replica;  -- the removal is not captured
-  DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@cleanup.test';
-  DELETE FROM eventflow_demo.users WHERE email LIKE '%@cleanup.test';
-  DELETE FROM eventflow.capture_state;
-  INSERT INTO eventflow.capture_state SELECT * FROM cursors_before;
-  PERFORM setval('eventflow.wakeup_armed', armed) FROM switch_before;
-END;
-$$;
+\ir support/committing.psql
 
 \ir support/sessions.psql
 
@@ -116,5 +103,5 @@ SELECT is((SELECT count(*) FROM pg_temp.publish('default')), 2::bigint, 'the def
 SELECT results_eq($$SELECT * FROM pg_temp.publish('late_joiner')$$, $$SELECT * FROM pg_temp.logged()$$,
   'so does a cursor created with create_cursor(name, true) while the first was open');
 
-SELECT pg_temp.put_back();
+SELECT pg_temp.put_back('cleanup.test');
 SELECT * FROM finish();

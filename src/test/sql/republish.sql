@@ -9,21 +9,7 @@
 -- change or set-aside change of this test, the wake-up switch as it was.
 SELECT plan(16);
 
-CREATE TEMP TABLE cursors_before AS SELECT * FROM eventflow.capture_state;
-CREATE TEMP TABLE switch_before AS SELECT pg_sequence_last_value('eventflow.wakeup_armed') AS armed;
-
-CREATE FUNCTION pg_temp.put_back() RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-  SET LOCAL session_replication_role = replica;  -- the removal is not captured
-  DELETE FROM eventflow.change_log WHERE coalesce(after, before)->>'email' LIKE '%@republish.test';
-  DELETE FROM eventflow.failed_change WHERE coalesce(after, before)->>'email' LIKE '%@republish.test';
-  DELETE FROM eventflow_demo.users WHERE email LIKE '%@republish.test';
-  DELETE FROM eventflow.capture_state;
-  INSERT INTO eventflow.capture_state SELECT * FROM cursors_before;
-  PERFORM setval('eventflow.wakeup_armed', armed) FROM switch_before;
-END;
-$$;
+\ir support/committing.psql
 
 -- A change too large for a limit of 4000 bytes is set aside
 INSERT INTO eventflow_demo.users (name, email) VALUES (repeat('x', 5000), 'big@republish.test');
@@ -65,5 +51,5 @@ SELECT is((SELECT event::jsonb->'after' FROM third_read), (SELECT after::jsonb F
 SELECT ok(eventflow.finish_batch('default', 'pgtap', 1), 'its batch is finished');
 SELECT is_empty($$SELECT * FROM eventflow.next_batch('default', 'pgtap')$$, 'and nothing else waits');
 
-SELECT pg_temp.put_back();
+SELECT pg_temp.put_back('republish.test');
 SELECT * FROM finish();

@@ -35,7 +35,6 @@ public class CaptureStats implements CaptureStatsMBean {
     private volatile long failedTotal;
     private final AtomicLong captureFailures = new AtomicLong();
     private volatile String lastCaptureError = "";
-    private volatile String lastCaptureReason = "";
     /** Failed attempts since the capture last got a batch through; the retry delay grows with them. */
     private final AtomicLong failingAttempts = new AtomicLong();
     private volatile String failingSince = "";
@@ -82,11 +81,11 @@ public class CaptureStats implements CaptureStatsMBean {
      */
     public long captureFailed(String routeId, Throwable error) {
         captureFailures.incrementAndGet();
-        lastCaptureReason = error == null ? "unknown error" : ChangePublisher.rootMessage(error);
-        lastCaptureError = Instant.now() + " " + routeId + ": " + lastCaptureReason;
+        String reason = error == null ? "unknown error" : ChangePublisher.rootMessage(error);
+        lastCaptureError = Instant.now() + " " + routeId + ": " + reason;
         LOG.debug("{} failed", routeId, error);
         if (!routeId.startsWith("capture-drain")) {
-            report(routeId, lastCaptureReason, "trying again at its next run");
+            report(routeId, reason, "trying again at its next run");
             return retryDelayMs;
         }
         // the failure may be a lost claim (fencing): claim again before the next read
@@ -96,7 +95,7 @@ public class CaptureStats implements CaptureStatsMBean {
             failingSince = Instant.now().toString();
         }
         long delay = Math.min(retryMaxDelayMs, retryDelayMs << Math.min(20, failures - 1));
-        report(routeId, lastCaptureReason, "nothing lost, retrying in " + delay + " ms");
+        report(routeId, reason, "nothing lost, retrying in " + delay + " ms");
         return delay;
     }
 
@@ -130,11 +129,6 @@ public class CaptureStats implements CaptureStatsMBean {
         if (last != null) {
             LOG.info("{} works again", routeId);
         }
-    }
-
-    /** Why the last capture step failed, in one line (the root cause's message). */
-    public String lastCaptureReason() {
-        return lastCaptureReason;
     }
 
     /** Records that a drain went through without a failure: the capture is not failing (any more). */

@@ -48,7 +48,6 @@ public class WakeupListener {
     private final ConcurrentSkipListMap<Long, Probe> inFlight = new ConcurrentSkipListMap<>();
     private final Map<String, Long> tokens = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
-    private final AtomicLong foreignProbes = new AtomicLong();
     private volatile boolean connectionLost;
     private volatile State state = State.STARTING;
 
@@ -125,17 +124,12 @@ public class WakeupListener {
     public void probeReceived(int senderPid, String payload) {
         Long id = tokens.get(payload);
         Probe probe = id == null ? null : inFlight.get(id);
-        if (probe == null) {
-            foreignProbes.incrementAndGet();
-            return;
+        if (probe != null) {
+            // a notification with no probe of ours behind it (another role's NOTIFY) is ignored
+            probe.echoPids().add(senderPid);
         }
-        probe.echoPids().add(senderPid);
     }
 
-    /** Probe notifications received that EventFlow did not send (another role's NOTIFY on the channel). */
-    public long getForeignProbes() {
-        return foreignProbes.get();
-    }
 
     /** Called by the LISTEN connection when the database closed it. */
     public void connectionLost() {
