@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The wake-up channel is open to every database role: nobody without EventFlow's rights can fake
  * the listener probes into a restart loop, and with EventFlow gone writers pay one NOTIFY in all,
- * not one per transaction.
+ * not one per transaction; idle, EventFlow reads at wake-ups and polls only.
  */
 class WakeupIT extends EventFlowTestSupport {
 
@@ -89,6 +89,35 @@ class WakeupIT extends EventFlowTestSupport {
         await().atMost(Duration.ofSeconds(30)).until(() -> consumer.received().stream()
                 .anyMatch(r -> r.json().at("/after/email").asText().equals("stopped49@example.com")));
         await().atMost(Duration.ofSeconds(10)).until(() -> armed() == 1);
+    }
+
+    @Test
+    void idleItReadsAtWakeUpsAndPollsOnlyAndStopsAtOnce() throws Exception {
+        consumer.clear();
+        long id = insertUser("Before the quiet", "before-quiet@example.com");
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream().anyMatch(r -> r.json().at("/after/id").asLong() == id));
+        await().atMost(Duration.ofSeconds(10)).until(() -> armed() == 1);
+        // nothing written: a poll a second, the figures and the listener probes every 300 ms, a few
+        // statements each; a drain that never ends would read thousands of times
+        long before = commits();
+        Thread.sleep(6000);
+        long idle = commits() - before;
+        assertTrue(idle < 300, idle + " transactions in 6 idle seconds");
+        // a drain that does not end would hold a stop for the whole shutdown timeout
+        long start = System.nanoTime();
+        stopApp();
+        long stopMs = (System.nanoTime() - start) / 1_000_000;
+        app = startApp();
+        assertTrue(stopMs < 5000, "stopped in " + stopMs + " ms");
+    }
+
+    /** Transactions committed in the test's database, as PostgreSQL counts them. */
+    private long commits() throws Exception {
+        try (Connection c = db(); Statement st = c.createStatement(); var rs = st.executeQuery(
+                "SELECT pg_stat_force_next_flush(), (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())")) {
+            rs.next();
+            return rs.getLong(2);
+        }
     }
 
     private long armed() throws Exception {
