@@ -19,7 +19,6 @@ COPY application.properties ./
 COPY routes routes
 COPY migrations migrations
 COPY demo demo
-COPY web web
 USER eventflow
 # web demo, health and metrics on 8080, on every interface of the container (compose publishes it on the host's loopback)
 EXPOSE 8080

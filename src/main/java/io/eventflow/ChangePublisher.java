@@ -58,24 +58,27 @@ public class ChangePublisher {
     private final RabbitTemplate template;
     private final ObjectMapper json;
     private final String unroutedExchange;
-    private final String tapExchange;
+    private volatile String tapExchange;
     private final long confirmTimeoutMs;
     private final Set<String> declared = ConcurrentHashMap.newKeySet();
     /** The batch last attempted (its first and last change ids) and which of its events the broker confirmed. */
     private String attempted;
     private final Set<String> confirmed = ConcurrentHashMap.newKeySet();
 
-    /**
-     * @param tapExchange where a copy of every event goes for the web demo's stream (null: none), so
-     *        that the demo's queue is not one of the change exchange's: an event no service queue is
-     *        bound for still goes to the alternate exchange
-     */
-    public ChangePublisher(RabbitTemplate template, ObjectMapper json, String unroutedExchange, String tapExchange, long confirmTimeoutMs) {
+    public ChangePublisher(RabbitTemplate template, ObjectMapper json, String unroutedExchange, long confirmTimeoutMs) {
         this.template = template;
         this.json = json;
         this.unroutedExchange = unroutedExchange;
-        this.tapExchange = tapExchange;
         this.confirmTimeoutMs = confirmTimeoutMs;
+    }
+
+    /**
+     * Sends a copy of every event to this exchange too (the web demo's stream), so that the demo's
+     * queue is not one of the change exchange's: an event no service queue is bound for still goes
+     * to the alternate exchange.
+     */
+    public void tapTo(String exchange) {
+        this.tapExchange = exchange;
     }
 
     /** A new, empty batch; the route keeps it in an exchange property while it splits the changes. */

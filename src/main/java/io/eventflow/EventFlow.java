@@ -1,6 +1,5 @@
 package io.eventflow;
 
-import io.eventflow.web.WebConfiguration;
 import org.apache.camel.main.Main;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,8 +17,8 @@ public final class EventFlow {
         Main main = new Main();
         main.setPropertyPlaceholderLocations("file:application.properties");
         // added as an instance: camel.main.configuration-classes would post-process it twice (two pools)
-        main.configure().addConfiguration(new EventFlowConfiguration());
-        main.configure().addConfiguration(new WebConfiguration());
+        // the web demo's configuration is added by EventFlowConfiguration, only when eventflow.demo.enabled
+        main.configure().addConfiguration(new EventFlowConfiguration(main.configure()));
         return main;
     }
 

@@ -3,6 +3,7 @@ package io.eventflow;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -23,6 +24,7 @@ import com.impossibl.postgres.jdbc.PGDataSource;
 import com.rabbitmq.client.ConnectionFactory;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.eventflow.web.WebConfiguration;
 import io.vertx.ext.web.Router;
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpRouter;
@@ -30,6 +32,10 @@ import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.PropertyInject;
 import org.apache.camel.StartupListener;
+import org.apache.camel.main.MainConfigurationProperties;
+import org.apache.camel.spi.CamelBeanPostProcessor;
+import org.apache.camel.support.PluginHelper;
+import org.apache.camel.support.RouteWatcherReloadStrategy;
 import org.apache.camel.support.service.ServiceSupport;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.flywaydb.core.Flyway;
@@ -48,7 +54,7 @@ import org.springframework.amqp.rabbit.core.RabbitTemplate;
 public class EventFlowConfiguration implements CamelConfiguration {
 
     private static final Logger LOG = LoggerFactory.getLogger(EventFlowConfiguration.class);
-    static final String APPLICATION_NAME = "eventflow";
+    public static final String APPLICATION_NAME = "eventflow";
 
     @PropertyInject("eventflow.postgres.url")
     private String postgresUrl;
@@ -62,18 +68,14 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private String exchange;
     @PropertyInject("eventflow.rabbitmq.unrouted-exchange")
     private String unroutedExchange;
-    @PropertyInject("eventflow.stream.enabled")
-    private boolean streamEnabled;
-    @PropertyInject("eventflow.stream.exchange")
-    private String streamExchange;
     @PropertyInject("eventflow.rabbitmq.confirm-timeout-ms")
     private long confirmTimeoutMs;
     @PropertyInject("eventflow.migrations.location")
     private String migrations;
     @PropertyInject("eventflow.demo.enabled")
     private boolean demoEnabled;
-    @PropertyInject("eventflow.demo.migrations.location")
-    private String demoMigrations;
+    @PropertyInject("eventflow.demo.directory")
+    private String demoDirectory;
     @PropertyInject("eventflow.capture.cursor")
     private String cursor;
     @PropertyInject("camel.server.port")
@@ -106,7 +108,12 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private final ObjectMapper eventJson = EventJson.mapper();
     private HikariDataSource pool;
     private CachingConnectionFactory rabbit;
-    private CachingConnectionFactory streamRabbit;
+    private final MainConfigurationProperties mainProperties;
+
+    /** @param mainProperties camel-main's settings, to which the web demo adds its routes when it is on */
+    public EventFlowConfiguration(MainConfigurationProperties mainProperties) {
+        this.mainProperties = mainProperties;
+    }
 
     /**
      * Registers EventFlow's MBean, opens remote JMX when a port is set, binds EventFlow's metrics once
@@ -146,9 +153,6 @@ public class EventFlowConfiguration implements CamelConfiguration {
                 if (rabbit != null) {
                     rabbit.destroy();
                 }
-                if (streamRabbit != null) {
-                    streamRabbit.destroy();
-                }
                 if (pool != null) {
                     releaseCursor(pool);
                     pool.close();
@@ -161,6 +165,32 @@ public class EventFlowConfiguration implements CamelConfiguration {
                 }
             }
         });
+        if (demoEnabled) {
+            // last: the demo's services stop before the broker connection and the pool above close
+            addDemo(camelContext);
+        }
+    }
+
+    /**
+     * The web demo, only when eventflow.demo.enabled: its settings, its routes and its beans, all from
+     * eventflow.demo.directory. With the demo off none of it is read, loaded or started.
+     */
+    private void addDemo(CamelContext camelContext) throws Exception {
+        Path settings = demoSettings();
+        camelContext.getPropertiesComponent().addLocation("file:" + settings);
+        mainProperties.setRoutesIncludePattern(mainProperties.getRoutesIncludePattern() + ",file:" + demoDirectory + "/routes/*.camel.yaml");
+        if (mainProperties.isRoutesReloadEnabled()) {
+            // the demo's routes reload live as the product's do (camel-main watches one directory: routes/)
+            RouteWatcherReloadStrategy reload = new RouteWatcherReloadStrategy(demoDirectory + "/routes", false);
+            reload.setPattern(mainProperties.getRoutesReloadPattern());
+            reload.setRemoveAllRoutes(false);
+            camelContext.addService(reload);
+        }
+        CamelConfiguration demo = new WebConfiguration(this);
+        CamelBeanPostProcessor beans = PluginHelper.getBeanPostProcessor(camelContext);
+        beans.postProcessBeforeInitialization(demo, "webConfiguration");
+        beans.postProcessAfterInitialization(demo, "webConfiguration");
+        demo.configure(camelContext);
     }
 
     /**
@@ -176,6 +206,16 @@ public class EventFlowConfiguration implements CamelConfiguration {
             throw new StartupFailure("cannot listen on HTTP port " + httpPort + " (eventflow.http.port) of " + httpHost + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    /** The web demo's settings file, or a StartupFailure when the demo is on without it. */
+    private Path demoSettings() {
+        Path settings = Path.of(demoDirectory, "demo.properties");
+        if (!Files.isReadable(settings)) {
+            throw new StartupFailure("the web demo is on (eventflow.demo.enabled) but " + settings
+                    + " cannot be read: set eventflow.demo.directory, or eventflow.demo.enabled=false to run without the demo", null);
+        }
+        return settings;
     }
 
     /** RABBITMQ_URL as a URI, or a StartupFailure saying what is wrong with it. */
@@ -198,8 +238,11 @@ public class EventFlowConfiguration implements CamelConfiguration {
         } catch (IllegalArgumentException e) {
             throw new StartupFailure(e.getMessage(), e);
         }
-        // both connection strings are checked before anything connects (or waits for PostgreSQL)
+        // both connection strings, and the demo's files when it is on, are checked before anything connects (or waits for PostgreSQL)
         rabbitUri();
+        if (demoEnabled) {
+            demoSettings();
+        }
         HikariConfig config = new HikariConfig();
         config.setPoolName("eventflow-postgres");
         config.setJdbcUrl(url.jdbcUrl());
@@ -270,7 +313,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
                 // the web demo's table, in its own schema with its own history: never a table of the database's applications
                 var demo = Flyway.configure()
                         .dataSource(dataSource)
-                        .locations(demoMigrations)
+                        .locations("filesystem:" + demoDirectory + "/migrations")
                         .schemas("eventflow_demo")
                         .createSchemas(true)
                         .table("flyway_schema_history")
@@ -337,18 +380,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
         return factory;
     }
 
-    /**
-     * The consumers' broker connection (the web demo's change stream): a connection of its own, so
-     * that nothing a consumer does on its channels (a late acknowledgement after a reconnect closes
-     * a channel, say) can touch the channels the changes are published on.
-     */
-    @BindToRegistry("streamConnectionFactory")
-    public CachingConnectionFactory streamConnectionFactory() {
-        streamRabbit = connectionFactory(APPLICATION_NAME + "-stream");
-        return streamRabbit;
-    }
-
-    private CachingConnectionFactory connectionFactory(String connectionName) {
+    /** A connection factory on eventflow.rabbitmq.url, its connection named for the broker's lists. */
+    public CachingConnectionFactory connectionFactory(String connectionName) {
         CachingConnectionFactory factory = new CachingConnectionFactory();
         factory.setUri(rabbitUri());
         if (factory.getVirtualHost() == null || factory.getVirtualHost().isEmpty()) {
@@ -369,8 +402,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
 
     @BindToRegistry("changePublisher")
     public ChangePublisher changePublisher() {
-        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), eventJson, unroutedExchange,
-                streamEnabled ? streamExchange : null, confirmTimeoutMs);
+        ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), eventJson, unroutedExchange, confirmTimeoutMs);
         publisher.declareQuietly(exchange);
         return publisher;
     }

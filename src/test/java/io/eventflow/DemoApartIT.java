@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
+import io.eventflow.support.EventFlowProcess;
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.TestServices;
 import org.apache.camel.main.Main;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -106,11 +108,41 @@ class DemoApartIT extends EventFlowTestSupport {
                 }
                 await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream()
                         .anyMatch(r -> r.routingKey().equals("public.orders.c") && r.body().contains("tea")));
+                // none of the demo's routes or beans is there
+                assertTrue(product.getCamelContext().getRoutes().stream().noneMatch(r -> r.getId().startsWith("web-") || r.getId().startsWith("stream-")),
+                        product.getCamelContext().getRoutes().toString());
+                assertNull(product.getCamelContext().getRegistry().lookupByName("sseHub"));
+                assertNull(product.getCamelContext().getRegistry().lookupByName("streamConnectionFactory"));
             } finally {
                 product.stop();
             }
         } finally {
             TestServices.dropDatabase(off);
+        }
+    }
+
+    @Test
+    void withTheDemoOffTheProductRunsWithoutAnyDemoFileOrClass() throws Exception {
+        EventFlowProcess.Scratch scratch = EventFlowProcess.Scratch.create("demo-apart-off.log");
+        try {
+            // no demo directory at all, and the JVM lists every class it loads
+            try (EventFlowProcess product = scratch.start("-Deventflow.demo.enabled=false", "-Deventflow.demo.directory=target/no-such-demo",
+                    "-Xlog:class+load=info")) {
+                try (Connection c = TestServices.connect(scratch.database()); Statement st = c.createStatement()) {
+                    st.execute("CREATE TABLE public.orders (id bigint PRIMARY KEY, item text)");
+                    st.execute("SELECT eventflow.enable_capture('public.orders')");
+                    st.execute("INSERT INTO public.orders VALUES (1, 'tea')");
+                    await().atMost(Duration.ofSeconds(20)).until(() -> {
+                        ResultSet rs = st.executeQuery("SELECT published_total FROM eventflow.cursors WHERE name = 'default'");
+                        return rs.next() && rs.getLong(1) == 1;
+                    });
+                }
+                String log = product.log();
+                assertTrue(log.contains("io.eventflow.EventFlowConfiguration"), "the class-load log is there");
+                assertFalse(log.contains("io.eventflow.web."), "no class of the demo was loaded");
+            }
+        } finally {
+            scratch.remove();
         }
     }
 }

@@ -11,12 +11,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The stream queue's default name, as application.properties gives it, without services. */
+/** The stream queue's default name, as application.properties and the demo's settings give it, without services. */
 class InstancePropertiesFunctionTest {
 
     private static CamelContext context(Properties overrides) {
         CamelContext context = new DefaultCamelContext();
-        context.getPropertiesComponent().setLocation("file:application.properties");
+        context.getPropertiesComponent().setLocation("file:application.properties,file:demo/demo.properties");
         context.getPropertiesComponent().setOverrideProperties(overrides);
         return context;
     }

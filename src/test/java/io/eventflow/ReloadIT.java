@@ -22,7 +22,7 @@ import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.SseClient;
 import io.eventflow.support.TestServices;
-import org.apache.camel.spi.ReloadStrategy;
+import org.apache.camel.support.RouteWatcherReloadStrategy;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
@@ -43,6 +43,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ReloadIT extends EventFlowTestSupport {
 
     private Path routes;
+    private Path demo;
     private final String audit = TestServices.uniqueName("eventflow.test.audit");
 
     @Override
@@ -55,13 +56,26 @@ class ReloadIT extends EventFlowTestSupport {
                     Files.copy(f, routes.resolve(f.getFileName()));
                 }
             }
+            // and of the web demo's directory, whose routes reload too
+            demo = Files.createTempDirectory(Paths.get("target"), "reload-demo-").toAbsolutePath();
+            try (Stream<Path> files = Files.walk(Paths.get("demo"))) {
+                for (Path f : files.toList()) {
+                    Path copy = demo.resolve(Paths.get("demo").relativize(f).toString());
+                    if (Files.isDirectory(f)) {
+                        Files.createDirectories(copy);
+                    } else {
+                        Files.copy(f, copy);
+                    }
+                }
+            }
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
         return Map.of(
                 "camel.main.routes-include-pattern", "file:" + routes + "/*.camel.yaml",
                 "camel.main.routes-reload-enabled", "true",
-                "camel.main.routes-reload-directory", routes.toString());
+                "camel.main.routes-reload-directory", routes.toString(),
+                "eventflow.demo.directory", demo.toString());
     }
 
     @AfterAll
@@ -70,12 +84,13 @@ class ReloadIT extends EventFlowTestSupport {
         try (com.rabbitmq.client.Connection c = TestServices.rabbitFactory().newConnection(); Channel ch = c.createChannel()) {
             ch.exchangeDelete(audit);
         }
-        try (Stream<Path> files = Files.list(routes)) {
-            for (Path f : files.toList()) {
-                Files.delete(f);
+        for (Path copy : List.of(routes, demo)) {
+            try (Stream<Path> files = Files.walk(copy)) {
+                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(f);
+                }
             }
         }
-        Files.delete(routes);
     }
 
     /** Replaces one exact piece of the route file, failing when the piece is not there. */
@@ -146,10 +161,12 @@ class ReloadIT extends EventFlowTestSupport {
     @Test
     @Order(3)
     void anEditedStreamRouteKeepsTheBrowserStreamFlowing() throws Exception {
-        ReloadStrategy reloads = context().hasService(ReloadStrategy.class);
+        // the demo's own watcher, on its routes/ folder
+        RouteWatcherReloadStrategy reloads = context().hasServices(RouteWatcherReloadStrategy.class).stream()
+                .filter(r -> Paths.get(r.getFolder()).toAbsolutePath().startsWith(demo)).findFirst().orElseThrow();
         long reloaded = reloads.getReloadCounter();
         long failed = reloads.getFailedCounter();
-        Path file = routes.resolve("stream.camel.yaml");
+        Path file = demo.resolve("routes/stream.camel.yaml");
         String yaml = Files.readString(file);
         String from = "could not show an event";
         assertTrue(yaml.contains(from), "stream.camel.yaml has " + from);

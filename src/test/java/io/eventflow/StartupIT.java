@@ -69,6 +69,12 @@ class StartupIT {
     }
 
     @Test
+    void aDemoSwitchedOnWithoutItsFilesIsNamed() throws Exception {
+        Run run = startJar(Map.of("EVENTFLOW_DEMO_ENABLED", "true", "EVENTFLOW_DEMO_DIRECTORY", "target/no-such-demo"));
+        assertOneClearLine(run, "the web demo is on (eventflow.demo.enabled) but target/no-such-demo/demo.properties cannot be read");
+    }
+
+    @Test
     void unreachablePostgresIsWaitedForThenNamed() throws Exception {
         int closedPort = TestServices.freePort();
         Run run = startJar(Map.of(

@@ -6,6 +6,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.eventflow.CaptureStats;
+import io.eventflow.ChangePublisher;
+import io.eventflow.EventFlowConfiguration;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
@@ -20,7 +22,8 @@ import org.apache.camel.support.service.ServiceSupport;
 import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
 
 /**
- * The beans of the web demo (routes/web.camel.yaml and routes/stream.camel.yaml): the form
+ * The beans of the web demo (demo/routes/web.camel.yaml and demo/routes/stream.camel.yaml), added
+ * by EventFlowConfiguration only while eventflow.demo.enabled: the stream's broker connection, the form
  * validator, the HTML fragments, the change cards, the stream's queue, the SSE hub and the status
  * strip. Once the HTTP server runs, the hub's GET /events handler and a 404 fragment for unknown
  * paths (405 for a known path asked with a method it does not take) are added to Camel's own
@@ -33,8 +36,6 @@ public class WebConfiguration implements CamelConfiguration {
 
     @PropertyInject("eventflow.http.port")
     private int httpPort;
-    @PropertyInject("eventflow.demo.enabled")
-    private boolean demoEnabled;
     @PropertyInject("eventflow.stream.exchange")
     private String exchange;
     @PropertyInject("eventflow.stream.enabled")
@@ -58,16 +59,23 @@ public class WebConfiguration implements CamelConfiguration {
     @PropertyInject("eventflow.stream.card-body-bytes")
     private int cardBodyBytes;
 
-    @BeanInject("streamConnectionFactory")
-    private CachingConnectionFactory rabbit;
+    @BeanInject("changePublisher")
+    private ChangePublisher publisher;
     @BeanInject("rabbitConnectionFactory")
     private CachingConnectionFactory publisherRabbit;
     @BeanInject("captureStats")
     private CaptureStats captureStats;
 
+    private final EventFlowConfiguration product;
+    private CachingConnectionFactory rabbit;
     private SseHub configuredHub;
     private StreamQueue queue;
     private boolean attached;
+
+    /** @param product the product's configuration, whose broker settings the stream's connection uses */
+    public WebConfiguration(EventFlowConfiguration product) {
+        this.product = product;
+    }
 
     @Override
     public void configure(CamelContext camelContext) throws Exception {
@@ -78,10 +86,13 @@ public class WebConfiguration implements CamelConfiguration {
                 if (queue != null) {
                     queue.delete(rabbit);
                 }
+                if (rabbit != null) {
+                    rabbit.destroy();
+                }
             }
         });
         camelContext.addStartupListener((StartupListener) (context, alreadyStarted) -> {
-            if (attached || !demoEnabled) {
+            if (attached) {
                 return;
             }
             attached = true;
@@ -131,6 +142,19 @@ public class WebConfiguration implements CamelConfiguration {
         return Pattern.compile(regex.append(Pattern.quote(path.substring(from))).append("/?").toString());
     }
 
+    /**
+     * The stream's broker connection: a connection of its own, so that nothing the consumer does on
+     * its channels (a late acknowledgement after a reconnect closes a channel, say) can touch the
+     * channels the changes are published on.
+     */
+    @BindToRegistry("streamConnectionFactory")
+    public synchronized CachingConnectionFactory streamConnectionFactory() {
+        if (rabbit == null) {
+            rabbit = product.connectionFactory(EventFlowConfiguration.APPLICATION_NAME + "-stream");
+        }
+        return rabbit;
+    }
+
     @BindToRegistry("userForm")
     public UserForm userForm() {
         return new UserForm();
@@ -158,7 +182,8 @@ public class WebConfiguration implements CamelConfiguration {
     public StreamQueue streamQueue() {
         StreamQueue declared = new StreamQueue(exchange, streamQueue, bindingKey, queueExpiresMs, queueMaxLength);
         if (streamEnabled) {
-            declared.register(rabbit);
+            publisher.tapTo(exchange);
+            declared.register(streamConnectionFactory());
             // declared on the publisher's connection too: after a broker restart, the queue is back
             // before the first change is published again, even if the stream reconnects later
             declared.register(publisherRabbit);

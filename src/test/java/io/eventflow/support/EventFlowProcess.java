@@ -102,6 +102,11 @@ public final class EventFlowProcess implements AutoCloseable {
         process.waitFor(30, TimeUnit.SECONDS);
     }
 
+    /** Its whole log. */
+    public String log() throws IOException {
+        return Files.readString(log);
+    }
+
     /** The last lines of its log, for failure messages. */
     public String tail() throws IOException {
         List<String> lines = Files.readAllLines(log);
