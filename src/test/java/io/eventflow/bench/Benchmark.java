@@ -58,12 +58,16 @@ public final class Benchmark {
     private static final long CLK_TCK = 100;
     /** Wall clock minus System.nanoTime, in milliseconds: turns the event's ts_ms into this JVM's nanoTime. */
     private static final long CLOCK_OFFSET_MILLIS = System.currentTimeMillis() - System.nanoTime() / 1_000_000L;
+    private static final List<String> TABLES = List.of("bench_warmup", "bench_single", "bench_batch", "bench_steady");
+    /** The groups CPU time is told apart by (/proc), in the order the table shows them. */
+    private static final List<String> CPU_GROUPS = List.of("postgres", "pipeline", "rabbitmq", "consumer", "writers", "rest");
 
     /** What a run does; every value a system property (or the same name upper-cased as an environment variable). */
     record Settings(int warmupRows, int rows, int batchRows, int txRows, int writers, int steadyRate, int steadySeconds, int steadyWriters,
             int steadyRowsPerWriter, String pgHost, int pgPort, String pgUser, String rabbitHost, int rabbitPort,
             String rabbitUser, String rabbitPassword, String launcher, String jvmFlags, Path projectDir, Path output,
-            int drainTimeoutSeconds, int idleSeconds, int ackEvery, boolean smoke) {
+            int drainTimeoutSeconds, int idleSeconds, int ackEvery, boolean smoke, String peer, String debeziumHome,
+            String debeziumJava, String debeziumJvmFlags) {
 
         static Settings load() {
             boolean smoke = Boolean.parseBoolean(get("bench.smoke", "false"));
@@ -74,7 +78,7 @@ public final class Benchmark {
                     integer("bench.tx-rows", 100),
                     integer("bench.writers", 8),
                     integer("bench.steady-rate", smoke ? 500 : 1000),
-                    integer("bench.steady-seconds", smoke ? 4 : 30),
+                    integer("bench.steady-seconds", smoke ? 4 : 60),
                     integer("bench.steady-writers", 4),
                     integer("bench.steady-rows-per-writer", 50),
                     get("bench.pg-host", "127.0.0.1"),
@@ -91,7 +95,11 @@ public final class Benchmark {
                     integer("bench.drain-timeout-seconds", 120),
                     integer("bench.idle-seconds", smoke ? 3 : 15),
                     Math.max(1, integer("bench.ack-every", 1)),
-                    smoke);
+                    smoke,
+                    get("bench.peer", "none"),
+                    get("bench.debezium-home", "target/debezium-server"),
+                    get("bench.debezium-java", "/usr/lib/jvm/temurin-25-jdk-amd64"),
+                    get("bench.debezium-jvm-flags", "--add-opens java.base/java.lang=ALL-UNNAMED"));
         }
 
         static String get(String key, String fallback) {
@@ -105,16 +113,47 @@ public final class Benchmark {
         static int integer(String key, int fallback) {
             return Integer.parseInt(get(key, String.valueOf(fallback)).replace("_", ""));
         }
+
+        boolean withDebezium() {
+            return "debezium".equals(peer);
+        }
+    }
+
+    /** What publishes the changes: EventFlow, or the peer it is measured against. */
+    interface Pipeline {
+        String name();
+
+        /** The routing key of a table's events up to the operation. */
+        String routingPrefix(String table);
+
+        long pid();
+
+        boolean alive();
+
+        String describe();
+
+        double startSeconds();
+
+        RssSampler rss();
+
+        /** How many reads of the change log it made so far (-1: not a figure it has). */
+        long reads();
+
+        void stop(Settings s) throws Exception;
     }
 
     private final Settings settings;
     private final String id = UUID.randomUUID().toString().substring(0, 8);
-    private final String database = "eventflow_bench_" + id;
     private final String exchange = "eventflow.bench.changes." + id;
     private final String unrouted = "eventflow.bench.unrouted." + id;
     private final String queue = "eventflow.bench.consumer." + id;
     private final Map<String, Object> report = new LinkedHashMap<>();
     private final List<String> failures = new ArrayList<>();
+    private final List<String> databases = new ArrayList<>();
+    /** The database the current writers write to. */
+    private String database;
+    /** The writers' connections while a captured workload runs: opened before and closed after the CPU is read. */
+    private List<Connection> openWriters;
 
     private Benchmark(Settings settings) {
         this.settings = settings;
@@ -132,64 +171,45 @@ public final class Benchmark {
 
     private void run() throws Exception {
         Settings s = settings;
+        if (s.withDebezium()) {
+            try (Connection c = connect(s, "postgres")) {
+                String missing = DebeziumServer.missingPrerequisite(c);
+                if (missing != null) {
+                    log("%s", missing);
+                    throw new IllegalStateException(missing);
+                }
+            }
+        } else if (!"none".equals(s.peer())) {
+            throw new IllegalArgumentException("bench.peer is none or debezium, not " + s.peer());
+        }
         report.put("date", Instant.now().toString());
         report.put("machine", machine());
         report.put("settings", Map.of("warmupRows", s.warmupRows(), "rows", s.rows(), "batchRows", s.batchRows(), "txRows", s.txRows(), "writers", s.writers(),
-                "steadyRate", s.steadyRate(), "steadySeconds", s.steadySeconds(), "smoke", s.smoke()));
-        log("EventFlow benchmark %s: database %s, exchange %s (load average %s)", id, database, exchange, loadAverage());
-        createDatabase();
-        EventFlowProcess eventflow = null;
+                "steadyRate", s.steadyRate(), "steadySeconds", s.steadySeconds(), "smoke", s.smoke(), "peer", s.peer()));
+        log("EventFlow benchmark %s: exchange %s, peer %s (load average %s)", id, exchange, s.peer(), loadAverage());
         Consumer consumer = null;
         try {
-            createTables();
             // 1. the writers alone
+            newDatabase("base");
             WriterResult baseSingle = writeSingleRows("bench_single", s.rows(), null);
             log("baseline single-row: %,.0f TPS", baseSingle.tps());
             WriterResult baseBatch = writeBatches("bench_batch", s.batchRows(), null);
             log("baseline %d-row transactions: %,.0f rows/s", s.txRows(), baseBatch.rowsPerSecond());
-            sql("TRUNCATE public.bench_single, public.bench_batch", "VACUUM ANALYZE public.bench_single, public.bench_batch");
+            report.put("baseline", Map.of("singleTps", baseSingle.tps(), "batchRowsPerSecond", baseBatch.rowsPerSecond()));
+            // the steady writers' code compiled before the first pipeline's turn, so that it costs neither more CPU
+            writeSteady("bench_steady", new CommitTimes(), Math.min(5, s.steadySeconds()));
+            dropDatabase(database);
 
-            // 2. the same with EventFlow capturing
+            // 2. the same with each pipeline capturing, one after the other, each on a database of its own
             consumer = new Consumer();
-            eventflow = EventFlowProcess.start(s, database, exchange, unrouted);
-            log("EventFlow up (pid %d) in %.1f s with %s", eventflow.pid(), eventflow.startSeconds(), eventflow.command());
-            sql("SELECT eventflow.enable_capture('public.bench_single')", "SELECT eventflow.enable_capture('public.bench_batch')",
-                    "SELECT eventflow.enable_capture('public.bench_steady')", "SELECT eventflow.enable_capture('public.bench_warmup')");
-            Thread.sleep(Math.min(5000, s.idleSeconds() * 1000L));
-            long idleAfterStart = eventflow.rssKb();
-            eventflow.resetPeak();
-
-            // warm-up (JIT compilation, pools, caches): checked like the others, reported apart
-            Map<String, Object> warmup = captured("warm-up", "bench_warmup", consumer, eventflow,
-                    events -> writeSingleRows("bench_warmup", s.warmupRows(), events), null);
-            report.put("warmup", warmup);
-
-            Map<String, Object> single = captured("single", "bench_single", consumer, eventflow,
-                    events -> writeSingleRows("bench_single", s.rows(), events), baseSingle);
-            Map<String, Object> batch = captured("batch", "bench_batch", consumer, eventflow,
-                    events -> writeBatches("bench_batch", s.batchRows(), events), baseBatch);
-            Map<String, Object> steady = captured("steady", "bench_steady", consumer, eventflow,
-                    events -> writeSteady("bench_steady", events), null);
-            long peakUnderLoad = eventflow.peakRssKb();
-
-            Thread.sleep(s.idleSeconds() * 1000L);
-            long idleAfterLoad = eventflow.rssKb();
-            Map<String, Object> memory = new LinkedHashMap<>();
-            memory.put("peakRssMb", peakUnderLoad / 1024.0);
-            memory.put("idleRssAfterStartMb", idleAfterStart / 1024.0);
-            memory.put("idleRssAfterLoadMb", idleAfterLoad / 1024.0);
-            memory.put("startSeconds", eventflow.startSeconds());
-            memory.put("jvmFlags", eventflow.jvmFlags());
-            report.put("single", single);
-            report.put("batch", batch);
-            report.put("steady", steady);
-            report.put("eventflow", memory);
+            Map<String, Object> eventflow = measure("eventflow", consumer, baseSingle, baseBatch);
+            report.put("eventflow", eventflow);
+            if (s.withDebezium()) {
+                report.put("debezium", measure("debezium", consumer, baseSingle, baseBatch));
+            }
             report.put("loadAverageAtEnd", loadAverage());
             report.put("failures", failures);
         } finally {
-            if (eventflow != null) {
-                eventflow.stop();
-            }
             if (consumer != null) {
                 consumer.close();
             }
@@ -202,25 +222,71 @@ public final class Benchmark {
         log("figures written to %s", s.projectDir().relativize(output));
     }
 
+    /** The four workloads with one pipeline capturing: warm-up, single-row, multi-row transactions, steady rate. */
+    private Map<String, Object> measure(String peer, Consumer consumer, WriterResult baseSingle, WriterResult baseBatch) throws Exception {
+        Settings s = settings;
+        newDatabase(peer);
+        Pipeline pipeline = null;
+        try {
+            if (peer.equals("eventflow")) {
+                EventFlowProcess ef = EventFlowProcess.start(s, database, exchange, unrouted);
+                pipeline = ef;
+                for (String table : TABLES) {
+                    sql("SELECT eventflow.enable_capture('public." + table + "')");
+                }
+            } else {
+                pipeline = DebeziumServer.start(s, database, exchange, TABLES, id);
+            }
+            log("%s up (pid %d) in %.1f s: %s", pipeline.name(), pipeline.pid(), pipeline.startSeconds(), pipeline.describe());
+            Thread.sleep(Math.min(5000, s.idleSeconds() * 1000L));
+            long idleAfterStart = pipeline.rss().rssKb();
+            pipeline.rss().resetPeak();
+            Map<String, Object> result = new LinkedHashMap<>();
+            // warm-up (JIT compilation, pools, caches): checked like the others, reported apart
+            result.put("warmup", captured("warm-up", "bench_warmup", consumer, pipeline, events -> writeSingleRows("bench_warmup", s.warmupRows(), events), null));
+            result.put("single", captured("single", "bench_single", consumer, pipeline, events -> writeSingleRows("bench_single", s.rows(), events), baseSingle));
+            result.put("batch", captured("batch", "bench_batch", consumer, pipeline, events -> writeBatches("bench_batch", s.batchRows(), events), baseBatch));
+            result.put("steady", captured("steady", "bench_steady", consumer, pipeline, events -> writeSteady("bench_steady", events), null));
+            long peakUnderLoad = pipeline.rss().peakRssKb();
+            Thread.sleep(s.idleSeconds() * 1000L);
+            Map<String, Object> memory = new LinkedHashMap<>();
+            memory.put("peakRssMb", peakUnderLoad / 1024.0);
+            memory.put("idleRssAfterStartMb", idleAfterStart / 1024.0);
+            memory.put("idleRssAfterLoadMb", pipeline.rss().rssKb() / 1024.0);
+            memory.put("startSeconds", pipeline.startSeconds());
+            memory.put("command", pipeline.describe());
+            result.put("process", memory);
+            return result;
+        } finally {
+            if (pipeline != null) {
+                pipeline.stop(s);
+            }
+            dropDatabase(database);
+        }
+    }
+
     interface Workload {
         WriterResult write(CommitTimes commits) throws Exception;
     }
 
-    /** Runs one workload with EventFlow capturing, consumes every event and checks them. */
-    private Map<String, Object> captured(String name, String table, Consumer consumer, EventFlowProcess eventflow,
+    /** Runs one workload with a pipeline capturing, consumes every event and checks them. */
+    private Map<String, Object> captured(String name, String table, Consumer consumer, Pipeline pipeline,
             Workload workload, WriterResult baseline) throws Exception {
-        String routingPrefix = "public." + table + ".";
+        String label = pipeline.name() + " " + name;
+        String routingPrefix = pipeline.routingPrefix(table);
         consumer.clear();
-        Map<String, Long> machineBefore = cpuByProcess(eventflow.pid());
-        long cpuBefore = eventflow.cpuTicks();
-        long batchesBefore = eventflow.routeExchanges("capture-batch");
+        openWriters = new ArrayList<>();
+        for (int w = 0; w < Math.max(settings.writers(), settings.steadyWriters()); w++) {
+            openWriters.add(connect());
+        }
+        Map<String, Long> cpuBefore = cpuByGroup(pipeline.pid(), consumer);
+        long readsBefore = pipeline.reads();
         CommitTimes commits = new CommitTimes();
         WriterResult writer = workload.write(commits);
         int expected = writer.changes();
         long lastProgress = System.nanoTime();
         int seen = 0;
         List<Delivery> deliveries;
-        Map<String, Long> distinct;
         while (true) {
             int count = consumer.count();
             if (count != seen) {
@@ -229,32 +295,30 @@ public final class Benchmark {
             }
             if (count >= expected) {
                 deliveries = consumer.snapshot();
-                distinct = new HashMap<>();
-                for (Delivery d : deliveries) {
-                    distinct.merge(d.messageId(), 1L, Long::sum);
-                }
-                if (distinct.size() >= expected) {
+                if (distinctChanges(deliveries) >= expected) {
                     break;
                 }
             }
-            if (!eventflow.alive()) {
-                throw new IllegalStateException("EventFlow (pid " + eventflow.pid() + ") exited with " + eventflow.exitValue()
-                        + " during the " + name + " workload; see target/benchmark-eventflow.log");
+            if (!pipeline.alive()) {
+                throw new IllegalStateException(pipeline.name() + " (pid " + pipeline.pid() + ") exited during the " + name
+                        + " workload; see its log under target/");
             }
-            if (System.nanoTime() - lastProgress > TimeUnit.SECONDS.toNanos(s().drainTimeoutSeconds())) {
+            if (System.nanoTime() - lastProgress > TimeUnit.SECONDS.toNanos(settings.drainTimeoutSeconds())) {
                 deliveries = consumer.snapshot();
                 break;
             }
             Thread.sleep(2);
         }
-        long cpuAfter = eventflow.cpuTicks();
-        Map<String, Long> machineAfter = cpuByProcess(eventflow.pid());
-        long batches = eventflow.routeExchanges("capture-batch") - batchesBefore;
+        Map<String, Long> cpuAfter = cpuByGroup(pipeline.pid(), consumer);
+        long reads = pipeline.reads() - readsBefore;
+        for (Connection c : openWriters) {
+            c.close();
+        }
+        openWriters = null;
         Thread.sleep(200); // stragglers: duplicates would show up now
         deliveries = consumer.snapshot();
         Check check = check(deliveries, routingPrefix, commits, expected);
 
-        double cpuSeconds = (cpuAfter - cpuBefore) / (double) CLK_TCK;
         double e2eSeconds = (check.lastReceived() - commits.first()) / 1e9;
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("changes", expected);
@@ -275,50 +339,41 @@ public final class Benchmark {
         r.put("endToEndSeconds", e2eSeconds);
         r.put("endToEndEventsPerSecond", check.distinct() / e2eSeconds);
         r.put("latencyMs", check.latency());
-        r.put("cpuSeconds", cpuSeconds);
-        r.put("cpuMicrosPerEvent", check.distinct() == 0 ? 0 : cpuSeconds * 1e6 / check.distinct());
-        r.put("peakRssMb", eventflow.peakRssKb() / 1024.0);
-        // where the machine's CPU went meanwhile, in seconds per process name (others: everyone else's)
-        // (processes that ended meanwhile, like the writers' PostgreSQL sessions, are in "postgres and the rest")
-        Map<String, Double> where = new LinkedHashMap<>();
-        double named = 0;
-        for (String k : List.of("eventflow", "rabbitmq", "benchmark", "other java")) {
-            double sec = Math.max(0, machineAfter.getOrDefault(k, 0L) - machineBefore.getOrDefault(k, 0L)) / (double) CLK_TCK;
-            where.put(k, Math.round(sec * 100) / 100.0);
-            named += sec;
+        // where the machine's CPU went meanwhile, in seconds per group of processes (the consumer and the
+        // writers are threads of this JVM, told apart by thread CPU time)
+        Map<String, Double> cpu = new LinkedHashMap<>();
+        for (String group : CPU_GROUPS) {
+            cpu.put(group, Math.round(Math.max(0, cpuAfter.getOrDefault(group, 0L) - cpuBefore.getOrDefault(group, 0L)) / (double) CLK_TCK * 100) / 100.0);
         }
-        double busy = (machineAfter.getOrDefault("machine busy", 0L) - machineBefore.getOrDefault("machine busy", 0L)) / (double) CLK_TCK;
-        double idle = (machineAfter.getOrDefault("machine idle", 0L) - machineBefore.getOrDefault("machine idle", 0L)) / (double) CLK_TCK;
-        where.put("postgres and the rest", Math.round(Math.max(0, busy - named) * 100) / 100.0);
-        where.put("machine busy", Math.round(busy * 100) / 100.0);
-        where.put("machine idle", Math.round(idle * 100) / 100.0);
-        r.put("cpuSecondsByProcess", where);
-        r.put("reads", batches);
-        r.put("eventsPerRead", batches <= 0 ? 0 : check.distinct() / (double) batches);
+        cpu.put("machine busy", Math.round((cpuAfter.get("machine busy") - cpuBefore.get("machine busy")) / (double) CLK_TCK * 100) / 100.0);
+        cpu.put("machine idle", Math.round((cpuAfter.get("machine idle") - cpuBefore.get("machine idle")) / (double) CLK_TCK * 100) / 100.0);
+        r.put("cpuSeconds", cpu);
+        long events = Math.max(1, check.distinct());
+        r.put("pipelineCpuMicrosPerEvent", cpu.get("pipeline") * 1e6 / events);
+        r.put("postgresCpuMicrosPerEvent", cpu.get("postgres") * 1e6 / events);
+        r.put("peakRssMb", pipeline.rss().peakRssKb() / 1024.0);
+        if (reads >= 0) {
+            r.put("reads", reads);
+            r.put("eventsPerRead", reads == 0 ? 0 : check.distinct() / (double) reads);
+        }
         log("%s: %,d changes, %,d received, %d lost, %d duplicates, %d out of order; %,.0f events/s end to end, writer %,.0f rows/s%s;"
-                + " latency p50 %.1f p99 %.1f max %.1f ms (to read p50 %.1f p99 %.1f, read to receipt p50 %.1f p99 %.1f);"
-                + " CPU %.1f µs/event; %d reads",
-                name, expected, deliveries.size(), check.lost(), check.duplicates(), check.orderViolations(),
+                + " latency p50 %.1f p99 %.1f max %.1f ms (to read p50 %.1f p99 %.1f, read to receipt p50 %.1f p99 %.1f)",
+                label, expected, deliveries.size(), check.lost(), check.duplicates(), check.orderViolations(),
                 check.distinct() / e2eSeconds, writer.rowsPerSecond(),
                 baseline == null ? "" : String.format(" (%.2fx)", writer.rowsPerSecond() / baseline.rowsPerSecond()),
-                check.latency().get("p50"), check.latency().get("p99"), check.latency().get("max"), check.latency().get("commitToReadP50"), check.latency().get("commitToReadP99"),
-                check.latency().get("readToReceiptP50"), check.latency().get("readToReceiptP99"), cpuSeconds * 1e6 / Math.max(1, check.distinct()),
-                batches);
-        log("%s: CPU seconds meanwhile by process: %s", name, where);
+                check.latency().get("p50"), check.latency().get("p99"), check.latency().get("max"), check.latency().get("commitToReadP50"),
+                check.latency().get("commitToReadP99"), check.latency().get("readToReceiptP50"), check.latency().get("readToReceiptP99"));
+        log("%s: CPU seconds meanwhile: %s", label, cpu);
         if (check.lost() > 0) {
-            failures.add(name + ": " + check.lost() + " of " + expected + " changes lost");
+            failures.add(label + ": " + check.lost() + " of " + expected + " changes lost");
         }
         if (check.orderViolations() > 0) {
-            failures.add(name + ": " + check.orderViolations() + " changes arrived out of row order");
+            failures.add(label + ": " + check.orderViolations() + " changes arrived out of row order");
         }
         if (check.strays() > 0) {
-            failures.add(name + ": " + check.strays() + " events that no writer committed");
+            failures.add(label + ": " + check.strays() + " events that no writer committed");
         }
         return r;
-    }
-
-    private Settings s() {
-        return settings;
     }
 
     // ---------------------------------------------------------------- checks
@@ -327,13 +382,21 @@ public final class Benchmark {
             Map<String, Double> latency) {
     }
 
+    /** How many different changes arrived: by message_id where the pipeline sets one, else by the body. */
+    private static long distinctChanges(List<Delivery> deliveries) {
+        Set<Object> ids = new HashSet<>();
+        for (Delivery d : deliveries) {
+            ids.add(d.messageId() != null ? d.messageId() : java.nio.ByteBuffer.wrap(d.body()));
+        }
+        return ids.size();
+    }
+
     /**
      * Every change has a unique seq (the writer's counter, written into the row); an event's after.seq
      * says which change it is. Per-row order: a row's v only grows from event to event, and so does
-     * the change id (message_id).
+     * the change's position (EventFlow's change id, the message_id; Debezium's source.lsn).
      */
     private Check check(List<Delivery> deliveries, String routingPrefix, CommitTimes commits, int expected) throws IOException {
-        Set<String> ids = new HashSet<>();
         Set<Long> seqs = new HashSet<>();
         Map<Long, long[]> lastByRow = new HashMap<>();
         long duplicates = 0;
@@ -349,31 +412,28 @@ public final class Benchmark {
                 strays++;
                 continue;
             }
-            if (!ids.add(d.messageId())) {
-                duplicates++;
-                continue;
-            }
             JsonNode event = JSON.readTree(d.body());
             JsonNode after = event.get("after");
             long row = after.get("id").asLong();
             long v = after.get("v").asLong();
             long seq = after.get("seq").asLong();
-            long changeId = Long.parseLong(d.messageId());
+            long position = d.messageId() != null ? Long.parseLong(d.messageId()) : event.at("/source/lsn").asLong();
             if (!seqs.add(seq)) {
-                strays++;
+                // the same change again (a redelivery after a failure): recognisable, not a loss
+                duplicates++;
                 continue;
             }
             long[] last = lastByRow.get(row);
-            if (last != null && (v <= last[0] || changeId <= last[1])) {
+            if (last != null && (v <= last[0] || position < last[1])) {
                 violations++;
             }
-            lastByRow.put(row, new long[] {v, changeId});
+            lastByRow.put(row, new long[] {v, position});
             long committed = commits.at(seq);
             if (committed == 0) {
                 strays++;
                 continue;
             }
-            // where the time goes: commit -> read by EventFlow (the event's ts_ms, PostgreSQL's clock) -> received
+            // where the time goes: commit -> read by the pipeline (the event's ts_ms) -> received
             long readNanos = (event.get("ts_ms").asLong() - CLOCK_OFFSET_MILLIS) * 1_000_000L;
             toRead[n] = readNanos - committed;
             fromRead[n] = d.receivedNanos() - readNanos;
@@ -400,16 +460,15 @@ public final class Benchmark {
     }
 
     /**
-     * CPU ticks used so far by every process on the machine, summed by what it is: eventflow (the
-     * process under test), benchmark (this JVM), postgres, rabbitmq (beam.smp), and the rest by name.
+     * CPU ticks used so far, by group: postgres (every server process), pipeline (the process under
+     * test), rabbitmq (beam.smp), consumer and writers (this JVM's threads: the consumer's by thread
+     * CPU time, the rest of this JVM counts as the writers'), rest (every other process), and the
+     * machine's busy and idle ticks. The writers' connections stay open until the second reading, so
+     * no server process the workload used ends in between.
      */
-    private static Map<String, Long> cpuByProcess(long eventflowPid) {
+    private static Map<String, Long> cpuByGroup(long pipelinePid, Consumer consumer) {
         Map<String, Long> ticks = new HashMap<>();
         long self = ProcessHandle.current().pid();
-        File[] procs = new File("/proc").listFiles((dir, name) -> name.chars().allMatch(Character::isDigit));
-        if (procs == null) {
-            return ticks;
-        }
         try {
             // the whole machine: busy ticks of all cores (user, nice, system, irq, softirq, steal) and idle ones
             String[] cpu = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
@@ -420,22 +479,27 @@ public final class Benchmark {
             ticks.put("machine busy", busy);
             ticks.put("machine idle", Long.parseLong(cpu[4]) + Long.parseLong(cpu[5]));
         } catch (IOException | RuntimeException e) {
-            // no figure
+            ticks.put("machine busy", 0L);
+            ticks.put("machine idle", 0L);
         }
-        for (File proc : procs) {
+        File[] procs = new File("/proc").listFiles((dir, name) -> name.chars().allMatch(Character::isDigit));
+        for (File proc : procs == null ? new File[0] : procs) {
             try {
                 String stat = Files.readString(proc.toPath().resolve("stat"));
                 long pid = Long.parseLong(proc.getName());
                 String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                 String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
                 long used = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
-                String key = pid == eventflowPid ? "eventflow" : pid == self ? "benchmark" : comm.startsWith("postgres") ? "postgres"
-                        : comm.startsWith("beam") ? "rabbitmq" : comm.equals("java") ? "other java" : "other";
+                String key = pid == pipelinePid ? "pipeline" : pid == self ? "benchmark" : comm.startsWith("postgres") ? "postgres"
+                        : comm.startsWith("beam") || comm.startsWith("erl_child") || comm.equals("epmd") ? "rabbitmq" : "rest";
                 ticks.merge(key, used, Long::sum);
             } catch (IOException | RuntimeException e) {
                 // gone meanwhile
             }
         }
+        long consumerTicks = consumer.cpuNanos() * CLK_TCK / 1_000_000_000L;
+        ticks.put("consumer", consumerTicks);
+        ticks.put("writers", Math.max(0, ticks.getOrDefault("benchmark", 0L) - consumerTicks));
         return ticks;
     }
 
@@ -490,7 +554,7 @@ public final class Benchmark {
         }
         AtomicLong next = new AtomicLong();
         double seconds = parallel(settings.writers(), w -> {
-            try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(
+            try (WriterConnection wc = writer(w); PreparedStatement ps = wc.c().prepareStatement(
                     insertRowSql(table))) {
                 for (long i = next.getAndIncrement(); i < rows; i = next.getAndIncrement()) {
                     bindRow(ps, i, w, i);
@@ -513,8 +577,9 @@ public final class Benchmark {
         }
         AtomicLong next = new AtomicLong();
         double seconds = parallel(settings.writers(), w -> {
-            try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(
+            try (WriterConnection wc = writer(w); PreparedStatement ps = wc.c().prepareStatement(
                     insertRowSql(table))) {
+                Connection c = wc.c();
                 c.setAutoCommit(false);
                 for (long t = next.getAndIncrement(); t < transactions; t = next.getAndIncrement()) {
                     long from = t * txRows;
@@ -542,17 +607,21 @@ public final class Benchmark {
      * round robin (v = v + 1), so per-row order is checked on many versions of each row.
      */
     private WriterResult writeSteady(String table, CommitTimes commits) throws Exception {
-        int total = settings.steadyRate() * settings.steadySeconds();
+        return writeSteady(table, commits, settings.steadySeconds());
+    }
+
+    private WriterResult writeSteady(String table, CommitTimes commits, int steadySeconds) throws Exception {
+        int total = settings.steadyRate() * steadySeconds;
         int writers = settings.steadyWriters();
         int rowsPerWriter = settings.steadyRowsPerWriter();
         commits.size(total);
         long intervalNanos = 1_000_000_000L / settings.steadyRate();
         long start = System.nanoTime() + 50_000_000L;
         double seconds = parallel(writers, w -> {
-            try (Connection c = connect();
-                    PreparedStatement insert = c.prepareStatement(
+            try (WriterConnection wc = writer(w);
+                    PreparedStatement insert = wc.c().prepareStatement(
                             insertRowSql(table));
-                    PreparedStatement update = c.prepareStatement(
+                    PreparedStatement update = wc.c().prepareStatement(
                             "UPDATE public." + table + " SET v = v + 1, seq = ? WHERE id = ?")) {
                 int k = 0;
                 for (long seq = w; seq < total; seq += writers, k++) {
@@ -617,11 +686,28 @@ public final class Benchmark {
 
     // ---------------------------------------------------------------- services
 
-    private Connection connect() throws SQLException {
-        return connect(database);
+    /** A writer's connection: one of the open ones while a captured workload runs, else a new one. */
+    record WriterConnection(Connection c, boolean own) implements AutoCloseable {
+        @Override
+        public void close() throws SQLException {
+            if (own) {
+                c.close();
+            } else {
+                c.setAutoCommit(true);
+            }
+        }
     }
 
-    private Connection connect(String db) throws SQLException {
+    private WriterConnection writer(int w) throws SQLException {
+        List<Connection> open = openWriters;
+        return open != null && w < open.size() ? new WriterConnection(open.get(w), false) : new WriterConnection(connect(), true);
+    }
+
+    private Connection connect() throws SQLException {
+        return connect(settings, database);
+    }
+
+    static Connection connect(Settings settings, String db) throws SQLException {
         String url = "jdbc:postgresql://" + settings.pgHost() + ":" + settings.pgPort() + "/" + db + "?ApplicationName=eventflow-bench";
         try {
             return DriverManager.getConnection(url, settings.pgUser(), null);
@@ -638,24 +724,31 @@ public final class Benchmark {
         }
     }
 
-    private void createDatabase() throws SQLException {
-        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
+    /** A database of the run's own with the benchmark's tables, on which the writers write from now on. */
+    private void newDatabase(String purpose) throws SQLException {
+        database = "eventflow_bench_" + id + "_" + purpose;
+        try (Connection c = connect(settings, "postgres"); Statement st = c.createStatement()) {
             st.execute("CREATE DATABASE " + database);
         }
-    }
-
-    private void createTables() throws SQLException {
-        for (String table : List.of("bench_warmup", "bench_single", "bench_batch", "bench_steady")) {
+        databases.add(database);
+        for (String table : TABLES) {
             sql("CREATE TABLE public." + table + " (id bigint PRIMARY KEY, writer int NOT NULL, v int NOT NULL, seq bigint NOT NULL,"
                     + " name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())");
         }
     }
 
-    private void cleanUp() {
-        try (Connection c = connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+    private void dropDatabase(String db) {
+        try (Connection c = connect(settings, "postgres"); Statement st = c.createStatement()) {
+            st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+            databases.remove(db);
         } catch (SQLException e) {
-            log("could not drop database %s: %s", database, e.getMessage());
+            log("could not drop database %s: %s", db, e.getMessage());
+        }
+    }
+
+    private void cleanUp() {
+        for (String db : List.copyOf(databases)) {
+            dropDatabase(db);
         }
         try (com.rabbitmq.client.Connection c = rabbitFactory().newConnection("eventflow-bench-cleanup"); Channel ch = c.createChannel()) {
             ch.queueDelete(queue);
@@ -686,7 +779,16 @@ public final class Benchmark {
         private final List<Delivery> deliveries = new ArrayList<>();
 
         Consumer() throws Exception {
-            connection = rabbitFactory().newConnection("eventflow-bench-consumer");
+            // its threads (the connection's reader and the deliveries' pool) are named, so their CPU is told apart from the writers'
+            ConnectionFactory factory = rabbitFactory();
+            AtomicLong threads = new AtomicLong();
+            java.util.concurrent.ThreadFactory named = r -> {
+                Thread t = new Thread(r, "bench-consumer-" + threads.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            };
+            factory.setThreadFactory(named);
+            connection = factory.newConnection(Executors.newSingleThreadExecutor(named), "eventflow-bench-consumer");
             channel = connection.createChannel();
             // declared exactly as EventFlow declares them, so it does not matter who comes first
             channel.exchangeDeclare(unrouted, "fanout", true);
@@ -709,6 +811,18 @@ public final class Benchmark {
                     }
                 }
             });
+        }
+
+        /** CPU time of the consumer's threads so far. */
+        long cpuNanos() {
+            java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            long nanos = 0;
+            for (Thread t : Thread.getAllStackTraces().keySet()) {
+                if (t.getName().startsWith("bench-consumer-")) {
+                    nanos += Math.max(0, mx.getThreadCpuTime(t.getId()));
+                }
+            }
+            return nanos;
         }
 
         int count() {
@@ -742,14 +856,62 @@ public final class Benchmark {
     // ---------------------------------------------------------------- EventFlow, the process
 
     /** EventFlow started the way users start it (the launcher with its JVM flags), as a process of its own. */
-    static final class EventFlowProcess {
+    /** The resident memory of a process: now, and its peak, sampled every 50 ms and from the kernel's high-water mark. */
+    static final class RssSampler {
+        private final Process process;
+        private volatile long peakKb;
+
+        RssSampler(Process process) {
+            this.process = process;
+            Thread sampler = new Thread(() -> {
+                while (process.isAlive()) {
+                    peakKb = Math.max(peakKb, rssKb());
+                    LockSupport.parkNanos(50_000_000L);
+                }
+            }, "bench-rss-sampler");
+            sampler.setDaemon(true);
+            sampler.start();
+        }
+
+        long rssKb() {
+            return status("VmRSS:");
+        }
+
+        long peakRssKb() {
+            return Math.max(peakKb, status("VmHWM:"));
+        }
+
+        /** Forgets the start-up peak (class loading, migrations): what counts is the peak under load. */
+        void resetPeak() {
+            try {
+                Files.writeString(Path.of("/proc/" + process.pid() + "/clear_refs"), "5");
+            } catch (IOException e) {
+                // not allowed here: the peak then includes start-up
+            }
+            peakKb = rssKb();
+        }
+
+        private long status(String field) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
+                    if (line.startsWith(field)) {
+                        return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // gone
+            }
+            return 0;
+        }
+    }
+
+    /** EventFlow started the way users start it (the launcher with its JVM flags), as a process of its own. */
+    static final class EventFlowProcess implements Pipeline {
         private final Process process;
         private final List<String> command;
         private final String jvmFlags;
         private final double startSeconds;
-        private volatile long peakKb;
-        private final Thread sampler;
-
+        private final RssSampler rss;
         private final int port;
         private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
 
@@ -759,14 +921,7 @@ public final class Benchmark {
             this.command = command;
             this.jvmFlags = jvmFlags;
             this.startSeconds = startSeconds;
-            this.sampler = new Thread(() -> {
-                while (process.isAlive()) {
-                    peakKb = Math.max(peakKb, rssKb());
-                    LockSupport.parkNanos(50_000_000L);
-                }
-            }, "eventflow-rss-sampler");
-            sampler.setDaemon(true);
-            sampler.start();
+            this.rss = new RssSampler(process);
         }
 
         static EventFlowProcess start(Settings s, String database, String exchange, String unrouted) throws Exception {
@@ -783,8 +938,8 @@ public final class Benchmark {
                     "-Deventflow.http.port=" + port,
                     "-Deventflow.jmx.port=0",
                     "-Dcamel.main.routes-reload-enabled=false",
-                    // the web demo's change stream would be a second consumer of every event (-Dbench.stream=true: on)
-                    "-Deventflow.stream.enabled=" + Settings.get("bench.stream", "false"));
+                    // the product alone; -Dbench.stream=true adds the web demo, whose change stream is a second consumer of every event
+                    "-Deventflow.demo.enabled=" + Settings.get("bench.stream", "false"));
             List<String> command = new ArrayList<>();
             command.add(s.projectDir().resolve(s.launcher()).toString());
             ProcessBuilder builder = new ProcessBuilder(command).directory(s.projectDir().toFile())
@@ -857,74 +1012,49 @@ public final class Benchmark {
             return -1;
         }
 
-        boolean alive() {
+        @Override
+        public String name() {
+            return "EventFlow";
+        }
+
+        @Override
+        public String routingPrefix(String table) {
+            return "public." + table + ".";
+        }
+
+        @Override
+        public boolean alive() {
             return process.isAlive();
         }
 
-        int exitValue() {
-            return process.exitValue();
-        }
-
         /** The java process itself (the launcher execs it). */
-        long pid() {
+        @Override
+        public long pid() {
             return process.pid();
         }
 
-        String command() {
+        @Override
+        public String describe() {
             return String.join(" ", command) + " [" + jvmFlags + "]";
         }
 
-        String jvmFlags() {
-            return jvmFlags;
-        }
-
-        double startSeconds() {
+        @Override
+        public double startSeconds() {
             return startSeconds;
         }
 
-        long rssKb() {
-            return status("VmRSS:");
+        @Override
+        public RssSampler rss() {
+            return rss;
         }
 
-        long peakRssKb() {
-            return Math.max(peakKb, status("VmHWM:"));
+        @Override
+        public long reads() {
+            return routeExchanges("capture-batch");
         }
 
-        /** Forgets the start-up peak (class loading, migrations): what counts is the peak under load. */
-        void resetPeak() {
-            try {
-                Files.writeString(Path.of("/proc/" + pid() + "/clear_refs"), "5");
-            } catch (IOException e) {
-                // not allowed here: the peak then includes start-up
-            }
-            peakKb = rssKb();
-        }
-
-        private long status(String field) {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/" + pid() + "/status"))) {
-                    if (line.startsWith(field)) {
-                        return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
-                    }
-                }
-            } catch (IOException | RuntimeException e) {
-                // gone
-            }
-            return 0;
-        }
-
-        /** utime + stime of the process, in clock ticks. */
-        long cpuTicks() {
-            try {
-                String stat = Files.readString(Path.of("/proc/" + pid() + "/stat"));
-                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
-            } catch (IOException e) {
-                return 0;
-            }
-        }
-
-        void stop() throws InterruptedException {
+        @Override
+        public void stop(Settings s) throws InterruptedException {
             process.destroy();
             if (!process.waitFor(30, TimeUnit.SECONDS)) {
                 process.destroyForcibly();
@@ -935,51 +1065,74 @@ public final class Benchmark {
 
     // ---------------------------------------------------------------- the table
 
+    /** One figure of a workload's result: a number, or a number inside a map ("latencyMs.p99", "cpuSeconds.postgres"). */
+    @SuppressWarnings("unchecked")
+    private static double figure(Map<String, Object> peer, String workload, String path) {
+        Object value = peer == null ? null : peer.get(workload);
+        for (String part : path.split("\\.")) {
+            value = value instanceof Map<?, ?> m ? ((Map<String, Object>) m).get(part) : null;
+        }
+        return value instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
     @SuppressWarnings("unchecked")
     private String table() {
-        Map<String, Object> single = (Map<String, Object>) report.get("single");
-        Map<String, Object> batch = (Map<String, Object>) report.get("batch");
-        Map<String, Object> steady = (Map<String, Object>) report.get("steady");
         Map<String, Object> ef = (Map<String, Object>) report.get("eventflow");
+        Map<String, Object> dbz = (Map<String, Object>) report.get("debezium");
+        Map<String, Object> base = (Map<String, Object>) report.get("baseline");
+        boolean peer = dbz != null;
         StringBuilder t = new StringBuilder();
         t.append(String.format("%nEventFlow benchmark, %s, %s%n", report.get("date"), report.get("machine")));
-        t.append(String.format("load average at start %s, at end %s%n%n", ((Map<String, Object>) report.get("machine")).get("loadAverage"),
-                report.get("loadAverageAtEnd")));
-        String row = "| %-52s | %-24s | %-22s |%n";
-        t.append(String.format(row, "measure", "EventFlow", "target / peer"));
-        t.append(String.format(row, "-".repeat(52), "-".repeat(24), "-".repeat(22)));
-        t.append(String.format(row, "end to end, " + f0(single.get("changes")) + " single-row INSERTs (events/s)",
-                f0(single.get("endToEndEventsPerSecond")) + " (" + ratio(single.get("endToEndEventsPerSecond"), 8238) + " Debezium)",
-                ">= 10,000; Debezium 8,238"));
-        t.append(String.format(row, "  loss / duplicates / order violations", single.get("lost") + " / " + single.get("duplicates") + " / "
-                + single.get("orderViolations"), "0 / - / 0"));
-        t.append(String.format(row, "  latency p50 / p95 / p99 / max (ms)", latency(single), ""));
-        t.append(String.format(row, "  writer TPS with capture / without", f0(single.get("writerTps")) + " / " + f0(single.get("baselineTps"))
-                + " (" + f2(single.get("writerRatio")) + "x)", ">= 0.5x; Debezium 0.38x"));
-        t.append(String.format(row, "  EventFlow CPU per event (µs)", f1(single.get("cpuMicrosPerEvent")), "< 64 (Debezium)"));
-        t.append(String.format(row, "end to end, " + f0(batch.get("changes")) + " rows in " + settings.txRows() + "-row tx (events/s)",
-                f0(batch.get("endToEndEventsPerSecond")), ""));
-        t.append(String.format(row, "  loss / duplicates / order violations", batch.get("lost") + " / " + batch.get("duplicates") + " / "
-                + batch.get("orderViolations"), "0 / - / 0"));
-        t.append(String.format(row, "  latency p50 / p95 / p99 / max (ms)", latency(batch), ""));
-        t.append(String.format(row, "  writer rows/s with capture / without", f0(batch.get("writerRowsPerSecond")) + " / "
-                + f0(batch.get("baselineRowsPerSecond")) + " (" + f2(batch.get("writerRatio")) + "x)", ""));
-        t.append(String.format(row, "  EventFlow CPU per event (µs)", f1(batch.get("cpuMicrosPerEvent")), "< 64 (Debezium)"));
-        t.append(String.format(row, "steady " + settings.steadyRate() + " changes/s for " + settings.steadySeconds() + " s (events)",
-                f0(steady.get("distinct")) + " at " + f0(steady.get("writerRowsPerSecond")) + "/s", ""));
-        t.append(String.format(row, "  loss / duplicates / order violations", steady.get("lost") + " / " + steady.get("duplicates") + " / "
-                + steady.get("orderViolations"), "0 / - / 0"));
-        t.append(String.format(row, "  latency p50 / p95 / p99 / max (ms)", latency(steady), "p99 <= 20; Debezium 920"));
-        t.append(String.format(row, "  EventFlow CPU per event (µs)", f1(steady.get("cpuMicrosPerEvent")), ""));
-        t.append(String.format(row, "EventFlow resident memory, peak under load (MB)", f0(ef.get("peakRssMb"))
-                + " (" + ratio(ef.get("peakRssMb"), 1130) + " Debezium)", "<= 300; Debezium 1,130"));
-        t.append(String.format(row, "EventFlow resident memory, idle (MB)", f0(ef.get("idleRssAfterLoadMb")) + " after load, "
-                + f0(ef.get("idleRssAfterStartMb")) + " after start", "<= 200"));
-        t.append(String.format("EventFlow JVM flags: %s%n", ef.get("jvmFlags")));
+        t.append(String.format("load average at start %s, at end %s; writers alone: %s single-row TPS, %s rows/s in %d-row transactions%n%n",
+                ((Map<String, Object>) report.get("machine")).get("loadAverage"), report.get("loadAverageAtEnd"),
+                f0(base.get("singleTps")), f0(base.get("batchRowsPerSecond")), settings.txRows()));
+        String row = peer ? "| %-50s | %-22s | %-22s | %-9s | %-22s |%n" : "| %-50s | %-22s | %-22s |%n";
+        t.append(peer ? String.format(row, "measure", "EventFlow", "Debezium", "EF ÷ Dbz", "target (EF ÷ Dbz)")
+                : String.format(row, "measure", "EventFlow", "target"));
+        t.append(peer ? String.format(row, "-".repeat(50), "-".repeat(22), "-".repeat(22), "-".repeat(9), "-".repeat(22))
+                : String.format(row, "-".repeat(50), "-".repeat(22), "-".repeat(22)));
+        java.util.function.BiConsumer<String, Object[]> line = (measure, cells) -> {
+            // cells: EventFlow's text, Debezium's text, the ratio (a number or NaN), the target
+            if (peer) {
+                double r = (double) cells[2];
+                t.append(String.format(row, measure, cells[0], cells[1], Double.isNaN(r) ? "" : String.format(Locale.ROOT, "%.2fx", r), cells[3]));
+            } else {
+                t.append(String.format(row, measure, cells[0], cells[3]));
+            }
+        };
         for (String w : List.of("single", "batch", "steady")) {
-            Map<String, Object> r = (Map<String, Object>) report.get(w);
-            t.append(String.format("CPU seconds during %-6s (%.1f s): %s%n", w, ((Number) r.get("endToEndSeconds")).doubleValue(),
-                    r.get("cpuSecondsByProcess")));
+            String title = switch (w) {
+                case "single" -> f0(figure(ef, w, "changes")) + " single-row INSERTs, " + settings.writers() + " writers";
+                case "batch" -> f0(figure(ef, w, "changes")) + " rows in " + settings.txRows() + "-row transactions";
+                default -> "steady " + settings.steadyRate() + " changes/s for " + settings.steadySeconds() + " s";
+            };
+            t.append(String.format(peer ? "| %-50s | %-22s | %-22s | %-9s | %-22s |%n" : "| %-50s | %-22s | %-22s |%n",
+                    peer ? new Object[] {"**" + title + "**", "", "", "", ""} : new Object[] {"**" + title + "**", "", ""}));
+            String eventsTarget = w.equals("single") ? ">= 1.2x" : w.equals("batch") ? ">= 1.5x" : "";
+            if (!w.equals("steady")) {
+                line.accept("  events/s, commit of the first to receipt of the last", cells(ef, dbz, w, "endToEndEventsPerSecond", 0, eventsTarget));
+                line.accept("  writer rows/s with capture ÷ writers alone", new Object[] {f2(figure(ef, w, "writerRatio")) + "x",
+                        peer ? f2(figure(dbz, w, "writerRatio")) + "x" : "", Double.NaN, ""});
+            } else {
+                line.accept("  events at the rate", cells(ef, dbz, w, "writerRowsPerSecond", 0, ""));
+            }
+            line.accept("  lost / duplicates / out of row order", new Object[] {guarantees(ef, w), peer ? guarantees(dbz, w) : "", Double.NaN, "0 / - / 0"});
+            line.accept("  commit → consumer p50 (ms)", cells(ef, dbz, w, "latencyMs.p50", 1, ""));
+            line.accept("  commit → consumer p99 (ms)", cells(ef, dbz, w, "latencyMs.p99", 1,
+                    w.equals("single") ? "<= 0.1x" : w.equals("steady") ? "<= 20 ms" : ""));
+            line.accept("  CPU s: PostgreSQL (every server process)", cells(ef, dbz, w, "cpuSeconds.postgres", 1, ""));
+            line.accept("  PostgreSQL CPU per event (µs)", cells(ef, dbz, w, "postgresCpuMicrosPerEvent", 1, w.equals("single") ? "<= 1.1x" : ""));
+            line.accept("  CPU s: the pipeline's process", cells(ef, dbz, w, "cpuSeconds.pipeline", 1, ""));
+            line.accept("  pipeline CPU per event (µs)", cells(ef, dbz, w, "pipelineCpuMicrosPerEvent", 1, ""));
+            line.accept("  CPU s: RabbitMQ / consumer / writers / rest", new Object[] {otherCpu(ef, w), peer ? otherCpu(dbz, w) : "", Double.NaN, ""});
+            line.accept("  CPU s: whole machine", cells(ef, dbz, w, "cpuSeconds.machine busy", 1, w.equals("steady") ? "<= 1x" : ""));
+            line.accept("  peak resident memory of the pipeline (MB)", cells(ef, dbz, w, "peakRssMb", 0, w.equals("single") ? "<= 0.25x" : ""));
+        }
+        for (Map.Entry<String, Map<String, Object>> p : peer ? List.of(Map.entry("EventFlow", ef), Map.entry("Debezium", dbz)) : List.of(Map.entry("EventFlow", ef))) {
+            Map<String, Object> process = (Map<String, Object>) p.getValue().get("process");
+            t.append(String.format("%s: %s; up in %.1f s; idle resident memory %s MB after start, %s MB after the load%n", p.getKey(),
+                    process.get("command"), ((Number) process.get("startSeconds")).doubleValue(), f0(process.get("idleRssAfterStartMb")),
+                    f0(process.get("idleRssAfterLoadMb"))));
         }
         if (!failures.isEmpty()) {
             t.append("BROKEN GUARANTEES: ").append(String.join("; ", failures)).append('\n');
@@ -987,14 +1140,21 @@ public final class Benchmark {
         return t.toString();
     }
 
-    @SuppressWarnings("unchecked")
-    private static String latency(Map<String, Object> r) {
-        Map<String, Double> l = (Map<String, Double>) r.get("latencyMs");
-        return f1(l.get("p50")) + " / " + f1(l.get("p95")) + " / " + f1(l.get("p99")) + " / " + f0(l.get("max"));
+    private static Object[] cells(Map<String, Object> ef, Map<String, Object> dbz, String workload, String path, int decimals, String target) {
+        double a = figure(ef, workload, path);
+        double b = figure(dbz, workload, path);
+        String fa = decimals == 0 ? f0(a) : f1(a);
+        String fb = dbz == null ? "" : decimals == 0 ? f0(b) : f1(b);
+        return new Object[] {fa, fb, dbz == null || b == 0 ? Double.NaN : a / b, target};
     }
 
-    private static String ratio(Object value, double peer) {
-        return String.format(Locale.ROOT, "%.2fx", ((Number) value).doubleValue() / peer);
+    private static String guarantees(Map<String, Object> peer, String workload) {
+        return f0(figure(peer, workload, "lost")) + " / " + f0(figure(peer, workload, "duplicates")) + " / " + f0(figure(peer, workload, "orderViolations"));
+    }
+
+    private static String otherCpu(Map<String, Object> peer, String workload) {
+        return f1(figure(peer, workload, "cpuSeconds.rabbitmq")) + " / " + f1(figure(peer, workload, "cpuSeconds.consumer")) + " / "
+                + f1(figure(peer, workload, "cpuSeconds.writers")) + " / " + f1(figure(peer, workload, "cpuSeconds.rest"));
     }
 
     private static String f0(Object n) {
@@ -1027,7 +1187,7 @@ public final class Benchmark {
         }
     }
 
-    private static void log(String format, Object... args) {
+    static void log(String format, Object... args) {
         System.out.printf("[bench %tT] %s%n", System.currentTimeMillis(), String.format(Locale.ROOT, format, args));
     }
 }
