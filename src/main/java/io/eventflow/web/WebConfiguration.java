@@ -58,6 +58,10 @@ public class WebConfiguration implements CamelConfiguration {
     private long replayWindowMs;
     @PropertyInject("eventflow.stream.card-body-bytes")
     private int cardBodyBytes;
+    @PropertyInject("eventflow.stream.stats-interval-ms")
+    private long statsIntervalMs;
+    @PropertyInject("eventflow.stream.chart-samples")
+    private int chartSamples;
 
     @BeanInject("changePublisher")
     private ChangePublisher publisher;
@@ -194,6 +198,6 @@ public class WebConfiguration implements CamelConfiguration {
 
     @BindToRegistry("statusStrip")
     public StatusStrip statusStrip() {
-        return new StatusStrip(captureStats);
+        return new StatusStrip(captureStats, chartSamples, statsIntervalMs);
     }
 }

@@ -26,6 +26,32 @@ class WebFragmentsTest {
     }
 
     @Test
+    void theStatusStripChartsEventsPerSecondAndLagOverItsLastRenderings() throws Exception {
+        io.eventflow.CaptureStats stats = new io.eventflow.CaptureStats(new io.eventflow.WakeupListener(1000));
+        StatusStrip strip = new StatusStrip(stats, 4, 1000);
+        String first = strip.render();
+        assertTrue(first.contains("<polyline fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\" points=\"\"/>"), "no figure yet: " + first);
+        long[] totals = {100, 300, 300, 700, 1700, 1800};
+        String html = first;
+        for (int i = 0; i < totals.length; i++) {
+            stats.update(Map.of("published_total", totals[i], "backlog", 0L, "lag_seconds", i == 3 ? 2.5 : 0.5, "last_published_id", totals[i], "failed_total", 0L));
+            Thread.sleep(20);
+            html = strip.render();
+        }
+        // as many points as the chart keeps, newest at the right edge; the lag's peak in the caption
+        Matcher rate = Pattern.compile("data-chart=\"rate-chart\".*?points=\"([^\"]*)\"").matcher(html);
+        assertTrue(rate.find(), html);
+        String[] points = rate.group(1).split(" ");
+        assertEquals(4, points.length, rate.group(1));
+        assertEquals(String.valueOf((double) StatusStrip.CHART_WIDTH), points[3].split(",")[0]);
+        assertTrue(html.contains("lag, last 4 s, peak 2.5 s"), html);
+        assertTrue(html.contains("<title>events/s, last 4 s, peak "), html);
+        // the largest rate is drawn at the top, a zero rate at the bottom
+        double[] ys = java.util.Arrays.stream(points).mapToDouble(p -> Double.parseDouble(p.split(",")[1])).toArray();
+        assertEquals(1.0, java.util.Arrays.stream(ys).min().orElseThrow(), 0.01, rate.group(1));
+    }
+
+    @Test
     void validatesTheUserForm() {
         UserForm form = new UserForm();
         String type = "application/x-www-form-urlencoded; charset=UTF-8";
