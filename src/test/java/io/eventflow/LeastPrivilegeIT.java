@@ -104,6 +104,32 @@ class LeastPrivilegeIT extends EventFlowTestSupport {
     }
 
     @Test
+    void aWritersSearchPathCannotPutItsOwnFunctionsOrOperatorsIntoTheLoggingTrigger() throws Exception {
+        // the attack: objects named as the ones the logging trigger (EventFlow's rights) calls, in a
+        // schema the writer puts before pg_catalog; each would record whose rights it ran with
+        asApplication("CREATE TABLE shop.ran_as (who text)",
+                // open to every role, EventFlow's included, or its lookups would skip the schema anyway
+                "GRANT USAGE ON SCHEMA shop TO PUBLIC",
+                "GRANT INSERT ON shop.ran_as TO PUBLIC",
+                "CREATE FUNCTION shop.note(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN"
+                        + " INSERT INTO shop.ran_as VALUES (current_user); RETURN a OPERATOR(pg_catalog.=) b; END $$",
+                "CREATE OPERATOR shop.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shop.note)",
+                "CREATE FUNCTION shop.octet_length(text) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN"
+                        + " INSERT INTO shop.ran_as VALUES (current_user); RETURN 0; END $$",
+                "CREATE FUNCTION shop.current_setting(text, boolean) RETURNS text LANGUAGE plpgsql AS $$ BEGIN"
+                        + " INSERT INTO shop.ran_as VALUES (current_user); RETURN pg_catalog.current_setting($1, $2); END $$",
+                "CREATE TABLE shop.notes (id bigint PRIMARY KEY, body text)",
+                "SELECT eventflow.enable_capture('shop.notes')");
+        asApplication("SET search_path = shop, pg_catalog", "INSERT INTO notes VALUES (1, 'hello')", "UPDATE notes SET body = 'hello again' WHERE id = 1");
+        assertEquals("hello", afterOf("notes", 1).get("body").asText(), "the change is logged all the same");
+        try (Connection c = TestServices.connect(database, application); Statement st = c.createStatement();
+                var rs = st.executeQuery("SELECT count(*) FILTER (WHERE who <> '" + application + "'), count(*) FROM shop.ran_as")) {
+            rs.next();
+            assertEquals(0, rs.getLong(1), "none of the writer's objects ran with EventFlow's rights");
+        }
+    }
+
+    @Test
     void theWritersSessionSettingsDoNotChangeThePublishedValues() throws Exception {
         asApplication("CREATE TABLE shop.readings (id bigint PRIMARY KEY, ratio float8, raw bytea, took interval,"
                         + " at timestamptz, day date, hour time, big numeric)",
