@@ -51,16 +51,13 @@ LANGUAGE sql STABLE AS $$
    ORDER BY c.id
 $$;
 
--- Function: eventflow.next_batch(cursor_name text, holder text, max_changes integer, max_bytes bigint,
---                                 max_event_bytes bigint, finish_published bigint)
+-- Function: eventflow.next_batch(cursor_name text, holder text, max_changes integer, max_bytes bigint, max_event_bytes bigint)
 --
 --   The next changes a cursor publishes: one row per change, in change-id order: its id, table,
 --   operation, routing key, event, the event's size in bytes and whether that is over
 --   max_event_bytes (see batch_events). Called again before finish_batch, it returns the same batch: a crash between
 --   publishing and finishing publishes exactly that batch again. Only the cursor's holder may call
---   it (claim_cursor). With finish_published, it first finishes the batch in flight, as
---   finish_batch(cursor_name, holder, finish_published) does, in the same transaction: a publisher
---   reading batch after batch then needs one statement per batch, not two.
+--   it (claim_cursor).
 --
 -- Algorithm:
 --   As PgQ: a batch is the changes of the transactions that committed between two snapshots, lo
@@ -72,15 +69,13 @@ $$;
 --   where the part in flight ends. A new batch starts at the lowest id of a change lo does not
 --   see, found through the tx_id index, so a read costs what waits, not what the change log keeps.
 --   Nothing waiting: nothing is returned and nothing is written.
--- the signature before finish_published: one function of this name only
-DROP FUNCTION IF EXISTS eventflow.next_batch(text, text, integer, bigint, bigint);
 CREATE OR REPLACE FUNCTION eventflow.next_batch(cursor_name text, holder text, max_changes integer DEFAULT 1000,
-    max_bytes bigint DEFAULT 4194304, max_event_bytes bigint DEFAULT 134217728, finish_published bigint DEFAULT NULL)
+    max_bytes bigint DEFAULT 4194304, max_event_bytes bigint DEFAULT 134217728)
 RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
     oversized boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-  cur eventflow.capture_state;
+  cur eventflow.capture_state := eventflow.held_cursor(cursor_name, holder);
   batch_hi pg_snapshot;
   start_id bigint;
   end_id bigint;
@@ -90,10 +85,6 @@ BEGIN
   IF max_changes IS NULL OR max_changes < 1 THEN
     RAISE EXCEPTION 'next_batch: max_changes must be at least 1, not %', max_changes USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF finish_published IS NOT NULL THEN
-    PERFORM eventflow.finish_batch(cursor_name, holder, finish_published);
-  END IF;
-  cur := eventflow.held_cursor(cursor_name, holder);
   WHILE cur.batch_end_id IS NULL LOOP
     batch_hi := coalesce(cur.hi_snapshot, pg_current_snapshot());
     start_id := cur.last_id;

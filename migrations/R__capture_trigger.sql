@@ -108,7 +108,7 @@ BEGIN
   RETURN NULL;
 END;
 $$;
--- the SET clause of an earlier version, gone: CREATE OR REPLACE keeps a function's settings
+-- no SET clause: CREATE OR REPLACE keeps a function's settings, so they are reset
 ALTER FUNCTION eventflow.log_change() RESET ALL;
 
 -- Function: eventflow.arm_wakeup(channel text)

@@ -5,7 +5,7 @@
 -- Runs in one transaction, rolled back at the end. The writers, whose changes must be committed
 -- while it runs, are sessions of their own (dblink); what they committed is removed at the end.
 BEGIN;
-SELECT plan(26);
+SELECT plan(22);
 
 \ir support/writers.psql
 
@@ -135,24 +135,6 @@ SELECT is((SELECT array_agg(change_id) FROM pg_temp.read_part('even', 2, 1000000
   'after a last part of exactly max_changes, the next read brings the next batch');
 SELECT throws_ok($$SELECT * FROM eventflow.next_batch('default', 'pgtap', 0)$$, '22023', NULL,
   'a batch of at most 0 changes is refused');
-
--- Finishing the batch in flight and reading the next in one statement (finish_published)
-SELECT eventflow.create_cursor('folded');
-SELECT eventflow.claim_cursor('folded', 'pgtap');
-SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email)
-  SELECT 'folded ' || g, 'folded' || g || '@batches.test' FROM generate_series(1, 5) AS g$$);
-CREATE TEMP TABLE folded_reads AS SELECT 1 AS read, b.change_id FROM eventflow.next_batch('folded', 'pgtap', 2) b;
-INSERT INTO folded_reads SELECT 2, b.change_id FROM eventflow.next_batch('folded', 'pgtap', 2, finish_published => 2) b;
-INSERT INTO folded_reads SELECT 3, b.change_id FROM eventflow.next_batch('folded', 'pgtap', 2, finish_published => 2) b;
-INSERT INTO folded_reads SELECT 4, b.change_id FROM eventflow.next_batch('folded', 'pgtap', 2, finish_published => 1) b;
-SELECT results_eq($$SELECT change_id FROM folded_reads ORDER BY read, change_id$$,
-  $$SELECT id FROM eventflow.change_log WHERE after->>'email' LIKE 'folded%@batches.test' ORDER BY id$$,
-  'each read finishes the part before it: the parts are every change once, in order');
-SELECT is((SELECT count(*) FROM folded_reads WHERE read = 4), 0::bigint, 'the read after the last part finishes it and finds nothing');
-SELECT is((SELECT published_total FROM eventflow.capture_state WHERE name = 'folded'), 5::bigint,
-  'the published counts finished with the reads are the cursor''s total');
-SELECT throws_like($$SELECT * FROM eventflow.next_batch('folded', 'another', 2, finish_published => 2)$$, '%held by%',
-  'only the holder finishes a batch this way');
 
 SELECT pg_temp.remove_committed('batches.test');
 SELECT * FROM finish();
