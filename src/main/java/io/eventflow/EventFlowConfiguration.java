@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.Properties;
 
 import javax.management.ObjectName;
@@ -296,6 +297,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private void migrate(DataSource dataSource, PostgresUrl url) {
         awaitPostgres(dataSource, url);
         LOG.info("Applying migrations from {} to {}", migrations, url);
+        createSchemas(dataSource, url);
         try {
             var result = Flyway.configure()
                     .dataSource(dataSource)
@@ -322,6 +324,24 @@ public class EventFlowConfiguration implements CamelConfiguration {
                 LOG.info("Demo schema eventflow_demo at version {} ({} migrations applied)", demo.targetSchemaVersion, demo.migrationsExecuted);
             }
         } catch (FlywayException e) {
+            throw new StartupFailure("could not apply the migrations of " + migrations + " to " + url + ": "
+                    + ChangePublisher.rootMessage(e), e);
+        }
+    }
+
+    /**
+     * The schemas, created and committed before Flyway runs. Left to Flyway, it creates a schema in a
+     * transaction on one connection and its history table in it on another; a statement that fails
+     * there (a database whose statement_timeout is very short, say) sent it into retries that held
+     * the start for minutes instead of ending it with one line.
+     */
+    private void createSchemas(DataSource dataSource, PostgresUrl url) {
+        try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement()) {
+            statement.execute("CREATE SCHEMA IF NOT EXISTS eventflow");
+            if (demoEnabled) {
+                statement.execute("CREATE SCHEMA IF NOT EXISTS eventflow_demo");
+            }
+        } catch (SQLException e) {
             throw new StartupFailure("could not apply the migrations of " + migrations + " to " + url + ": "
                     + ChangePublisher.rootMessage(e), e);
         }
