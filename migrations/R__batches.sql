@@ -1,54 +1,119 @@
 -- Batches: what a cursor publishes next, and moving the cursor past it once RabbitMQ confirmed it.
 
 DROP FUNCTION IF EXISTS eventflow.next_batch(text, text, integer, bigint, bigint);
+DROP FUNCTION IF EXISTS eventflow.next_batch(text, text, integer, bigint, bigint, boolean);
+DROP FUNCTION IF EXISTS eventflow.batch_events(pg_snapshot, pg_snapshot, bigint, bigint, bigint, bigint, bigint, boolean);
 DROP FUNCTION IF EXISTS eventflow.batch_events(pg_snapshot, pg_snapshot, bigint, bigint, bigint);
 DROP FUNCTION IF EXISTS eventflow.batch_events(pg_snapshot, pg_snapshot, bigint, bigint, bigint, bigint);
 
 DROP FUNCTION IF EXISTS eventflow.change_event(eventflow.change_log);
 
--- Function: eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint, max_event_bytes bigint, read_ms bigint)
+-- Function: eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint, max_event_bytes bigint,
+--                                  read_ms bigint, start_id bigint, transaction_events boolean)
 --
 --   The changes of the transactions that committed between the snapshots lo and hi, with ids in
 --   (after_id, end_id], in id order, each with its table, its operation, its routing key
---   <schema>.<table>.<op>, its event and the event's size in bytes.
+--   <schema>.<table>.<op>, its event, the event's size in bytes and its message id (the change id).
 --
 --   The event is Debezium's envelope as the JSON text EventFlow publishes byte for byte: the rows
 --   as logged, and the rest without whitespace; source.changeId (and the message_id) is the id
---   the change was first logged with, ts_ms the time of the read (read_ms). Its size is the sum of
---   its parts' (the length of a logged row is known without reading it), so an event over
---   max_event_bytes, which the broker would refuse, is never built: it comes back NULL, oversized.
+--   the change was first logged with, ts_ms the time of the read (read_ms); transaction names the
+--   writing transaction and the change's place in it, among all its changes (total_order) and
+--   among those of its table (data_collection_order), counting those of the batch's earlier parts
+--   (the batch started after start_id). Its size is the sum of its parts' (the length of a logged
+--   row is known without reading it), so an event over max_event_bytes, which the broker would
+--   refuse, is never built: it comes back NULL, oversized.
+--
+--   With transaction_events, each transaction also gets a BEGIN event before its first change and
+--   an END event after its last, with how many events it had per table, both with the routing key
+--   eventflow.transaction and the message ids <txid>.begin and <txid>.end (change_id NULL).
 CREATE OR REPLACE FUNCTION eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint,
-    max_event_bytes bigint, read_ms bigint)
+    max_event_bytes bigint, read_ms bigint, start_id bigint, transaction_events boolean)
 RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
-    oversized boolean)
+    oversized boolean, message_id text)
 LANGUAGE sql STABLE AS $$
-  SELECT coalesce(c.origin_id, c.id),
-         c.schema_name,
-         c.table_name,
-         c.op::text,
-         c.schema_name || '.' || c.table_name || '.' || c.op,
-         CASE WHEN e.bytes <= max_event_bytes
-              THEN '{"before":' || coalesce(c.before::text, 'null') || ',"after":' || coalesce(c.after::text, 'null') || e.tail END,
-         e.bytes,
-         e.bytes > max_event_bytes
-    FROM eventflow.change_log c
-   CROSS JOIN LATERAL (
-         -- OFFSET 0: computed once per change, not once per use
-         SELECT t.tail, 19 + octet_length(t.tail) + coalesce(octet_length(c.before::text), 4)
-                + coalesce(octet_length(c.after::text), 4) AS bytes
-           FROM (SELECT ',"source":{"version":"1","connector":"eventflow","name":"eventflow","db":' || to_json(current_database())::text
-                        || ',"schema":' || to_json(c.schema_name)::text
-                        || ',"table":' || to_json(c.table_name)::text
-                        || ',"txId":' || c.tx_id::text
-                        || ',"ts_ms":' || (extract(epoch FROM c.changed_at) * 1000)::bigint::text
-                        || ',"changeId":' || coalesce(c.origin_id, c.id)::text
-                        || ',"snapshot":' || CASE WHEN c.op = 'r' THEN '"true"' ELSE '"false"' END
-                        || '},"op":"' || c.op || '","ts_ms":' || read_ms::text || '}' AS tail) t
-         OFFSET 0) e
-   WHERE c.id > after_id AND c.id <= end_id
-     AND c.tx_id >= pg_snapshot_xmin(lo) AND c.tx_id < pg_snapshot_xmax(hi)
-     AND NOT pg_visible_in_snapshot(c.tx_id, lo) AND pg_visible_in_snapshot(c.tx_id, hi)
-   ORDER BY c.id
+  WITH part AS MATERIALIZED (
+         SELECT c.*,
+                row_number() OVER (PARTITION BY c.tx_id ORDER BY c.id) AS tx_n,
+                row_number() OVER (PARTITION BY c.tx_id, c.schema_name, c.table_name ORDER BY c.id) AS table_n
+           FROM eventflow.change_log c
+          WHERE c.id > after_id AND c.id <= end_id
+            AND c.tx_id >= pg_snapshot_xmin(lo) AND c.tx_id < pg_snapshot_xmax(hi)
+            AND NOT pg_visible_in_snapshot(c.tx_id, lo) AND pg_visible_in_snapshot(c.tx_id, hi)),
+       -- the changes of these transactions that the batch's earlier parts had (none in its first part)
+       earlier AS MATERIALIZED (
+         SELECT p.tx_id, p.schema_name, p.table_name, count(*) AS n
+           FROM eventflow.change_log p
+          WHERE after_id > start_id AND p.tx_id IN (SELECT DISTINCT x.tx_id FROM part x)
+            AND p.id > start_id AND p.id <= after_id
+          GROUP BY p.tx_id, p.schema_name, p.table_name),
+       placed AS (
+         SELECT c.*,
+                c.tx_n + coalesce((SELECT sum(e.n) FROM earlier e WHERE e.tx_id = c.tx_id), 0) AS total_order,
+                c.table_n + coalesce((SELECT e.n FROM earlier e WHERE e.tx_id = c.tx_id AND e.schema_name = c.schema_name
+                                                                   AND e.table_name = c.table_name), 0) AS table_order
+           FROM part c),
+       changes AS (
+         SELECT c.id AS sort_id, 1 AS sort_kind, coalesce(c.origin_id, c.id) AS change_id, c.schema_name, c.table_name,
+                c.op::text AS op, c.schema_name || '.' || c.table_name || '.' || c.op AS change,
+                CASE WHEN e.bytes <= max_event_bytes
+                     THEN '{"before":' || coalesce(c.before::text, 'null') || ',"after":' || coalesce(c.after::text, 'null') || e.tail END
+                  AS event,
+                e.bytes, e.bytes > max_event_bytes AS oversized, coalesce(c.origin_id, c.id)::text AS message_id
+           FROM placed c
+          CROSS JOIN LATERAL (
+                -- OFFSET 0: computed once per change, not once per use
+                SELECT t.tail, 19 + octet_length(t.tail) + coalesce(octet_length(c.before::text), 4)
+                       + coalesce(octet_length(c.after::text), 4) AS bytes
+                  FROM (SELECT ',"source":{"version":"1","connector":"eventflow","name":"eventflow","db":' || to_json(current_database())::text
+                               || ',"schema":' || to_json(c.schema_name)::text
+                               || ',"table":' || to_json(c.table_name)::text
+                               || CASE WHEN c.partition_name IS NULL THEN '' ELSE ',"partition":' || to_json(c.partition_name)::text END
+                               || ',"txId":' || c.tx_id::text
+                               || ',"ts_ms":' || (extract(epoch FROM c.changed_at) * 1000)::bigint::text
+                               || ',"changeId":' || coalesce(c.origin_id, c.id)::text
+                               || ',"snapshot":' || CASE WHEN c.op <> 'r' THEN '"false"'
+                                                         ELSE '"' || coalesce(c.snapshot, 'true') || '"' END
+                               || '},"transaction":{"id":"' || c.tx_id::text || '","total_order":' || c.total_order::text
+                               || ',"data_collection_order":' || c.table_order::text
+                               || '},"op":"' || c.op || '","ts_ms":' || read_ms::text || '}' AS tail) t
+                OFFSET 0) e),
+       boundaries AS (
+         -- a transaction's first change (BEGIN before it) and, when no change of it follows, its last (END after it)
+         SELECT c.tx_id, min(c.id) FILTER (WHERE c.total_order = 1) AS first_id, max(c.id) AS last_id,
+                min(c.changed_at) AS first_at, max(c.changed_at) AS last_at
+           FROM placed c
+          WHERE transaction_events
+          GROUP BY c.tx_id),
+       transactions AS (
+         SELECT b.first_id AS sort_id, 0 AS sort_kind, b.tx_id::text || '.begin' AS message_id,
+                '{"status":"BEGIN","id":"' || b.tx_id::text || '","event_count":null,"data_collections":null,"ts_ms":'
+                || (extract(epoch FROM b.first_at) * 1000)::bigint::text || '}' AS event
+           FROM boundaries b WHERE b.first_id IS NOT NULL
+         UNION ALL
+         SELECT b.last_id, 2, b.tx_id::text || '.end',
+                '{"status":"END","id":"' || b.tx_id::text || '","event_count":' || t.total::text
+                || ',"data_collections":' || t.collections || ',"ts_ms":' || (extract(epoch FROM b.last_at) * 1000)::bigint::text || '}'
+           FROM boundaries b
+          CROSS JOIN LATERAL (
+                SELECT sum(n.n)::bigint AS total,
+                       '[' || string_agg('{"data_collection":' || to_json(n.collection)::text || ',"event_count":' || n.n::text || '}', ','
+                                         ORDER BY n.collection) || ']' AS collections
+                  FROM (SELECT w.schema_name || '.' || w.table_name AS collection, max(w.table_order) AS n
+                          FROM placed w WHERE w.tx_id = b.tx_id GROUP BY 1
+                        UNION
+                        SELECT e.schema_name || '.' || e.table_name, e.n
+                          FROM earlier e WHERE e.tx_id = b.tx_id
+                           AND NOT EXISTS (SELECT 1 FROM placed w WHERE w.tx_id = e.tx_id AND w.schema_name = e.schema_name
+                                                                       AND w.table_name = e.table_name)) n) t
+          WHERE NOT EXISTS (SELECT 1 FROM eventflow.change_log l WHERE l.tx_id = b.tx_id AND l.id > end_id))
+  SELECT c.change_id, c.schema_name, c.table_name, c.op, c.change, c.event, c.bytes, c.oversized, c.message_id
+    FROM (SELECT sort_id, sort_kind, change_id, schema_name, table_name, op, change, event, bytes, oversized, message_id
+            FROM changes
+          UNION ALL
+          SELECT sort_id, sort_kind, NULL, NULL, NULL, NULL, 'eventflow.transaction', event, octet_length(event), false, message_id
+            FROM transactions) c
+   ORDER BY c.sort_id, c.sort_kind
 $$;
 
 -- Function: eventflow.next_batch(cursor_name text, holder text, max_changes integer, max_bytes bigint, max_event_bytes bigint)
@@ -70,9 +135,9 @@ $$;
 --   see, found through the tx_id index, so a read costs what waits, not what the change log keeps.
 --   Nothing waiting: nothing is returned and nothing is written.
 CREATE OR REPLACE FUNCTION eventflow.next_batch(cursor_name text, holder text, max_changes integer DEFAULT 1000,
-    max_bytes bigint DEFAULT 4194304, max_event_bytes bigint DEFAULT 134217728)
+    max_bytes bigint DEFAULT 4194304, max_event_bytes bigint DEFAULT 134217728, transaction_events boolean DEFAULT false)
 RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
-    oversized boolean)
+    oversized boolean, message_id text)
 LANGUAGE plpgsql AS $$
 DECLARE
   cur eventflow.capture_state := eventflow.held_cursor(cursor_name, holder);
@@ -110,13 +175,16 @@ BEGIN
     IF end_id IS NOT NULL THEN
       UPDATE eventflow.capture_state s
          SET hi_snapshot = batch_hi, last_id = start_id, batch_end_id = end_id,
+             batch_start_id = CASE WHEN cur.last_id = 0 THEN start_id ELSE s.batch_start_id END,
              batch_complete = (taken = candidates AND candidates < max_changes)
        WHERE s.name = cursor_name;
+      cur.batch_start_id := CASE WHEN cur.last_id = 0 THEN start_id ELSE cur.batch_start_id END;
       cur.last_id := start_id;
       cur.batch_end_id := end_id;
     ELSIF cur.hi_snapshot IS NOT NULL THEN
       -- the parts read so far were all of that batch: it is done; look for a new one
-      UPDATE eventflow.capture_state s SET lo_snapshot = s.hi_snapshot, hi_snapshot = NULL, last_id = 0, updated_at = now()
+      UPDATE eventflow.capture_state s SET lo_snapshot = s.hi_snapshot, hi_snapshot = NULL, last_id = 0, batch_start_id = NULL,
+             updated_at = now()
        WHERE s.name = cursor_name
       RETURNING * INTO cur;
     ELSE
@@ -125,7 +193,8 @@ BEGIN
   END LOOP;
   RETURN QUERY SELECT * FROM eventflow.batch_events(cur.lo_snapshot, coalesce(batch_hi, cur.hi_snapshot), cur.last_id,
                                                     cur.batch_end_id, max_event_bytes,
-                                                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+                                                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+                                                    cur.batch_start_id, transaction_events);
 END;
 $$;
 
@@ -153,6 +222,7 @@ BEGIN
          last_published_id = greatest(s.last_published_id, s.batch_end_id),
          batch_end_id = NULL,
          batch_complete = NULL,
+         batch_start_id = CASE WHEN s.batch_complete THEN NULL ELSE s.batch_start_id END,
          published_total = s.published_total + finish_batch.published,
          updated_at = now()
    WHERE s.name = cursor_name;
@@ -171,8 +241,10 @@ RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM eventflow.held_cursor(cursor_name, holder);
-  INSERT INTO eventflow.failed_change (change_id, tx_id, schema_name, table_name, op, before, after, changed_at, event_bytes, reason)
+  INSERT INTO eventflow.failed_change (change_id, tx_id, schema_name, table_name, op, before, after, changed_at,
+                                       partition_name, snapshot, event_bytes, reason)
   SELECT coalesce(c.origin_id, c.id), c.tx_id, c.schema_name, c.table_name, c.op, c.before, c.after, c.changed_at,
+         c.partition_name, c.snapshot,
          set_aside.event_bytes, set_aside.reason
     FROM eventflow.capture_state s
     JOIN eventflow.change_log c ON c.id > s.last_id AND c.id <= s.batch_end_id

@@ -33,6 +33,9 @@ public class CaptureStats implements CaptureStatsMBean {
     private volatile double lagSeconds;
     private volatile long lastPublishedChangeId;
     private volatile long failedTotal;
+    private volatile long snapshotsOpen;
+    private volatile long snapshotRowsTotal;
+    private volatile String snapshotProgress = "";
     private final AtomicLong captureFailures = new AtomicLong();
     private volatile String lastCaptureError = "";
     /** Failed attempts since the capture last got a batch through; the retry delay grows with them. */
@@ -64,6 +67,9 @@ public class CaptureStats implements CaptureStatsMBean {
         lagSeconds = number(row.get("lag_seconds")).doubleValue();
         lastPublishedChangeId = number(row.get("last_published_id")).longValue();
         failedTotal = number(row.get("failed_total")).longValue();
+        snapshotsOpen = number(row.get("snapshots_open")).longValue();
+        snapshotRowsTotal = number(row.get("snapshot_rows_total")).longValue();
+        snapshotProgress = row.get("snapshot_progress") instanceof String progress ? progress : "";
         refreshedAtNanos = System.nanoTime();
         lastError = "";
     }
@@ -192,7 +198,7 @@ public class CaptureStats implements CaptureStatsMBean {
 
     /**
      * Registers eventflow_published_total, eventflow_backlog, eventflow_lag_seconds,
-     * eventflow_failed_total, eventflow_capture_failures_total and eventflow_listener_state, again after
+     * eventflow_failed_total, eventflow_snapshots_open, eventflow_snapshot_rows_total, eventflow_capture_failures_total and eventflow_listener_state, again after
      * Camel cleared the registry (it does when routes are reloaded).
      */
     public void bindTo(MeterRegistry registry) {
@@ -208,6 +214,10 @@ public class CaptureStats implements CaptureStatsMBean {
                 .description("Age of the oldest committed change not yet published").register(registry);
         FunctionCounter.builder("eventflow.failed", this, CaptureStats::getFailedTotal)
                 .description("Changes set aside unpublished in eventflow.failed_change").register(registry);
+        Gauge.builder("eventflow.snapshots.open", this, CaptureStats::getSnapshotsOpen)
+                .description("Incremental snapshots waiting or running (eventflow.snapshots)").register(registry);
+        FunctionCounter.builder("eventflow.snapshot.rows", this, CaptureStats::getSnapshotRowsTotal)
+                .description("Rows incremental snapshots have read, as 'r' changes").register(registry);
         FunctionCounter.builder("eventflow.capture.failures", this, CaptureStats::getCaptureFailures)
                 .description("Capture steps that failed (a batch, the listener check, the clean-up) and were retried").register(registry);
         for (String state : new String[] {"STARTING", "ACTIVE", "STANDBY"}) {
@@ -220,6 +230,21 @@ public class CaptureStats implements CaptureStatsMBean {
             Gauge.builder("eventflow.listener.state", listener, l -> l.getState() == state ? 1 : 0).tag("state", state.name())
                     .description("Wake-up listener state (1 for the current one)").register(registry);
         }
+    }
+
+    @Override
+    public long getSnapshotsOpen() {
+        return snapshotsOpen;
+    }
+
+    @Override
+    public long getSnapshotRowsTotal() {
+        return snapshotRowsTotal;
+    }
+
+    @Override
+    public String getSnapshotProgress() {
+        return snapshotProgress;
     }
 
     @Override

@@ -14,6 +14,15 @@ public interface CaptureStatsMBean {
     /** Changes set aside unpublished (eventflow.failed_change). */
     long getFailedTotal();
 
+    /** Incremental snapshots waiting or running (eventflow.snapshots). */
+    long getSnapshotsOpen();
+
+    /** Rows incremental snapshots have read (published as 'r' changes), over every snapshot asked for. */
+    long getSnapshotRowsTotal();
+
+    /** The running snapshot, as "schema.table: rows read of about rows_estimate"; empty when none runs. */
+    String getSnapshotProgress();
+
     /** Capture steps that failed (a batch, the listener check, the clean-up) and were retried, since start. */
     long getCaptureFailures();
 

@@ -94,7 +94,8 @@ public class ChangePublisher {
             @Header("routingKey") String routingKey) throws JsonProcessingException {
         Object envelope = change.get("event");
         byte[] event = envelope instanceof RawEvent raw ? raw.json() : json.writeValueAsBytes(envelope);
-        String changeId = String.valueOf(change.get("change_id"));
+        // the change id; <txid>.begin and <txid>.end for a transaction's BEGIN and END
+        String changeId = String.valueOf(change.getOrDefault("message_id", change.get("change_id")));
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
                 .messageId(changeId)
                 .contentType("application/json")
@@ -185,7 +186,7 @@ public class ChangePublisher {
         } finally {
             channel.removeConfirmListener(listener);
         }
-        refused.sort(Comparator.comparingLong(out -> Long.parseLong(out.changeId())));
+        refused.sort(Comparator.comparingInt(events::indexOf));
         return refused;
     }
 
