@@ -39,7 +39,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class SnapshotIT {
 
-    private static final int ROWS = 200_000;
+    /** 200,000 in the build; -Deventflow.test.snapshot-rows=1000000 for a larger run. */
+    private static final int ROWS = Integer.getInteger("eventflow.test.snapshot-rows", 200_000);
     private static final int WRITERS = 4;
 
     /** Each writer's statement latencies (ns), and the ids any writer touched. */
