@@ -1,15 +1,17 @@
 -- Incremental snapshots: the rows a captured table already holds, published as 'r' changes while
--- writers go on, read by EventFlow in primary-key order, one short transaction per chunk.
+-- writers go on, read by EventFlow in primary-key order, one short transaction per chunk. Writers
+-- are never held: a chunk takes no lock on the table or its rows (and EventFlow needs no more than
+-- SELECT on it).
 --
--- Why a chunk never overwrites a newer change, and every row left alone gets its 'r': the chunk
--- reads its rows FOR SHARE and logs their 'r' changes in the same statement. A writer that changed
--- a row before the chunk locked it committed first (the lock waits for it), so its change has the
--- lower id and commits in the same batch or an earlier one, and the 'r' carries the row as it
--- left it; a writer that changes a row after the chunk locked it waits for the chunk to commit, so
--- its change comes after the 'r'. Per row the order of the change log is the order of the row
--- locks, as it is for writers among themselves. A row inserted after the chunk's statement began
--- is not read (its 'c' is published), a row deleted before it is not read either. Writers of the
--- chunk's rows wait at most for one chunk; writers of other rows do not wait.
+-- Why a read never overwrites a newer change, and every row left alone gets its 'r': a chunk first
+-- takes the change ids its 'r' changes will carry from the change log's sequence, then waits until
+-- every transaction that was running at that moment has ended, and only then reads its rows (the
+-- read's snapshot S). A change that S sees is in the row read; a change S does not see was logged
+-- after the ids were taken (its transaction was still to write when the chunk stopped waiting), so
+-- its change id is higher than the 'r''s. A consumer that keeps, per row, the change with the
+-- highest change id (source.changeId) ends with the table's rows whatever the order the two arrive
+-- in; in one batch they come in change-id order. A row inserted after S gets its 'c', not an 'r';
+-- a row deleted before S gets no 'r'.
 
 -- Function: eventflow.snapshot(target regclass)
 --
@@ -102,7 +104,9 @@ BEGIN
 END;
 $$;
 
--- Function: eventflow.snapshot_chunk(max_rows integer)
+DROP FUNCTION IF EXISTS eventflow.snapshot_chunk(integer);
+
+-- Function: eventflow.snapshot_chunk(max_rows integer, max_wait interval)
 --
 --   Reads the next chunk of the oldest snapshot waiting or running: up to max_rows rows after the
 --   last key read, in primary-key order, logged as 'r' changes (masked columns left out, values as
@@ -111,10 +115,19 @@ $$;
 --   in a loop, each call a transaction of its own. Another caller at the same time takes nothing
 --   (the job's row is locked, SKIP LOCKED).
 --
+-- Algorithm:
+--   The ids first (nextval of the change log's identity), then a wait, up to max_wait, for the
+--   transactions running at that moment (pg_current_snapshot's xip) to end, then the read, in
+--   primary-key order with LIMIT max_rows + 1 (one more row says whether this is the table's last
+--   chunk), and the 'r' changes logged with the ids taken (OVERRIDING SYSTEM VALUE). A transaction
+--   still running after max_wait (a session idle in a transaction, say) ends the call: the job
+--   keeps its place, and its error names who holds it up.
+--
 -- Returns:
---   how many rows it logged; NULL when no snapshot waits (or the chunk failed: its error is kept in
---   eventflow.snapshots, and the next call tries again).
-CREATE OR REPLACE FUNCTION eventflow.snapshot_chunk(max_rows integer) RETURNS integer
+--   how many rows it logged; NULL when no snapshot waits (or the chunk could not go on: its error
+--   is kept in eventflow.snapshots, and the next call tries again).
+CREATE OR REPLACE FUNCTION eventflow.snapshot_chunk(max_rows integer, max_wait interval DEFAULT '5 seconds')
+RETURNS integer
 LANGUAGE plpgsql
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET IntervalStyle = 'postgres' SET DateStyle = 'ISO, MDY'
 SET TimeZone = 'UTC'
@@ -126,12 +139,13 @@ DECLARE
   key_names text[];
   key_types text[];
   keys text;
-  after_last text;
-  up_to text;
-  only_table text;
+  ids bigint[];
+  barrier pg_snapshot;
+  waiting_since timestamptz;
+  running xid8[];
   logged integer;
   reached text[];
-  more boolean := false;
+  found_rows integer;
 BEGIN
   IF max_rows IS NULL OR max_rows < 1 THEN
     RAISE EXCEPTION 'snapshot_chunk: max_rows must be at least 1, not %', max_rows USING ERRCODE = 'invalid_parameter_value';
@@ -151,7 +165,6 @@ BEGIN
   END IF;
   BEGIN
     PERFORM eventflow.check_snapshot(target);
-    SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY' END INTO only_table FROM pg_class c WHERE c.oid = target;
     SELECT array_agg(quote_ident(a.attname) ORDER BY k.i), array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.i)
       INTO key_names, key_types
       FROM pg_constraint p
@@ -159,51 +172,65 @@ BEGIN
       JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.attnum
      WHERE p.conrelid = target AND p.contype = 'p';
     keys := (SELECT string_agg('t.' || k, ', ' ORDER BY i) FROM unnest(key_names) WITH ORDINALITY AS u(k, i));
-    after_last := CASE WHEN job.last_key IS NULL THEN 'true'
-                       ELSE format('(%s) > (%s)', keys, (SELECT string_agg(format('$1[%s]::%s', i, ty), ', ' ORDER BY i)
-                                                           FROM unnest(key_types) WITH ORDINALITY AS u(ty, i))) END;
-    up_to := format('(%s) <= (%s)', keys, (SELECT string_agg(format('$3[%s]::%s', i, ty), ', ' ORDER BY i)
-                                             FROM unnest(key_types) WITH ORDINALITY AS u(ty, i)));
-    -- the chunk's last key, read first without locks: the chunk is every row up to it. (Limiting the
-    -- locking read instead would let a row whose key a writer just changed jump the order.)
-    EXECUTE format('SELECT ARRAY[%s] FROM %s %s t WHERE %s ORDER BY %s LIMIT 1 OFFSET $2 - 1',
-                   (SELECT string_agg(format('t.%s::text', k), ', ' ORDER BY i) FROM unnest(key_names) WITH ORDINALITY AS u(k, i)),
-                   only_table, target, after_last, keys)
-      INTO reached USING job.last_key, max_rows;
-    IF reached IS NOT NULL THEN
-      EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s %s t WHERE NOT (%s))', only_table, target, up_to)
-        INTO more USING NULL::text[], NULL::integer, reached;
-    END IF;
+
+    ids := ARRAY(SELECT nextval(pg_get_serial_sequence('eventflow.change_log', 'id')) FROM generate_series(1, max_rows) ORDER BY 1);
+    barrier := pg_current_snapshot();
+    waiting_since := clock_timestamp();
+    LOOP
+      running := ARRAY(SELECT x FROM pg_snapshot_xip(barrier) AS x
+                        WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned() AND pg_xact_status(x) = 'in progress');
+      EXIT WHEN cardinality(running) = 0;
+      IF clock_timestamp() - waiting_since > max_wait THEN
+        UPDATE eventflow.snapshot_job j
+           SET error = format('waiting for transactions that were running when the chunk began: %s',
+                              (SELECT string_agg(coalesce(format('%s (pid %s, %s since %s)', x, a.pid, a.state, a.xact_start), x::text), ', ')
+                                 FROM unnest(running) AS x
+                                 LEFT JOIN pg_stat_activity a ON a.backend_xid::text = (x::text::numeric % 4294967296)::text))
+         WHERE j.id = job.id;
+        RETURN NULL;
+      END IF;
+      PERFORM pg_sleep(0.002);
+    END LOOP;
+
     EXECUTE format($q$
-      WITH locked AS MATERIALIZED (
-             SELECT t AS r, t.tableoid AS part, %1$s FROM %2$s %3$s t WHERE %4$s AND ($3 IS NULL OR %5$s) FOR SHARE OF t),
-           chunk AS (
-             SELECT l.r, l.part, row_number() OVER (ORDER BY %6$s) AS from_end FROM locked l),
+      WITH chunk AS MATERIALIZED (
+             SELECT t AS r, t.tableoid AS part, %1$s FROM %2$s %3$s t WHERE %4$s ORDER BY %5$s LIMIT $2 + 1),
+           numbered AS (
+             SELECT c.*, row_number() OVER (ORDER BY %6$s) AS n, count(*) OVER () AS total FROM chunk c),
            logged AS (
-             INSERT INTO eventflow.change_log (schema_name, table_name, op, after, row_bytes, snapshot, partition_name)
-             SELECT $4, $5, 'r', j.row, octet_length(j.row::text),
-                    CASE WHEN NOT $7 AND x.from_end = 1 THEN 'last' ELSE 'incremental' END,
-                    CASE WHEN x.part <> $8 THEN (SELECT pc.relname FROM pg_class pc WHERE pc.oid = x.part) END
-               FROM chunk x
-              CROSS JOIN LATERAL (SELECT CASE WHEN cardinality($6) = 0 THEN to_json(x.r)
-                                              ELSE eventflow.masked_row(to_json(x.r), $6) END AS row) j
-              ORDER BY x.from_end DESC
+             INSERT INTO eventflow.change_log (id, schema_name, table_name, op, after, row_bytes, snapshot, partition_name)
+             OVERRIDING SYSTEM VALUE
+             SELECT $7[x.n], $3, $4, 'r', j.row, octet_length(j.row::text),
+                    CASE WHEN x.total <= $2 AND x.n = x.total THEN 'last' ELSE 'incremental' END,
+                    CASE WHEN x.part <> $6 THEN (SELECT pc.relname FROM pg_class pc WHERE pc.oid = x.part) END
+               FROM numbered x
+              CROSS JOIN LATERAL (SELECT CASE WHEN cardinality($5) = 0 THEN to_json(x.r)
+                                              ELSE eventflow.masked_row(to_json(x.r), $5) END AS row) j
+              WHERE x.n <= $2
              RETURNING 1)
-      SELECT count(*)::integer FROM logged
+      SELECT (SELECT count(*) FROM logged)::integer,
+             (SELECT ARRAY[%7$s] FROM numbered WHERE n = least(total, $2)),
+             coalesce((SELECT max(total) FROM numbered), 0)::integer
       $q$,
       (SELECT string_agg(format('t.%s AS k_%s', k, i), ', ' ORDER BY i) FROM unnest(key_names) WITH ORDINALITY AS u(k, i)),
-      only_table, target, after_last, up_to,
-      (SELECT string_agg(format('l.k_%s DESC', i), ', ' ORDER BY i) FROM generate_series(1, cardinality(key_names)) AS i))
-      INTO logged
-      USING job.last_key, max_rows, reached, job.schema_name, job.table_name, masked, more, target::oid;
+      (SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY' END FROM pg_class c WHERE c.oid = target),
+      target,
+      CASE WHEN job.last_key IS NULL THEN 'true'
+           ELSE format('(%s) > (%s)', keys, (SELECT string_agg(format('$1[%s]::%s', i, ty), ', ' ORDER BY i)
+                                               FROM unnest(key_types) WITH ORDINALITY AS u(ty, i))) END,
+      keys,
+      (SELECT string_agg('k_' || i, ', ' ORDER BY i) FROM generate_series(1, cardinality(key_names)) AS i),
+      (SELECT string_agg(format('k_%s::text', i), ', ' ORDER BY i) FROM generate_series(1, cardinality(key_names)) AS i))
+      INTO logged, reached, found_rows
+      USING job.last_key, max_rows, job.schema_name, job.table_name, masked, target::oid, ids;
   EXCEPTION WHEN OTHERS THEN
     UPDATE eventflow.snapshot_job j SET error = SQLERRM WHERE j.id = job.id;
     RETURN NULL;
   END;
   UPDATE eventflow.snapshot_job j
-     SET state = CASE WHEN more THEN 'running' ELSE 'done' END,
+     SET state = CASE WHEN found_rows > max_rows THEN 'running' ELSE 'done' END,
          started_at = coalesce(j.started_at, now()),
-         finished_at = CASE WHEN more THEN NULL ELSE now() END,
+         finished_at = CASE WHEN found_rows > max_rows THEN NULL ELSE now() END,
          last_key = coalesce(reached, j.last_key),
          rows_done = j.rows_done + logged,
          chunks_done = j.chunks_done + 1,

@@ -1,6 +1,7 @@
 package io.eventflow;
 
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -101,6 +103,40 @@ class LeastPrivilegeIT extends EventFlowTestSupport {
                 "INSERT INTO shop.diary VALUES (1, 'curious')");
         assertEquals("no access as " + application, afterOf("diary", 1).get("mood").asText(),
                 "the cast ran as the writer, who cannot read EventFlow's change log");
+    }
+
+    @Test
+    void aSnapshotReadsOnlyWhatTheOwnerGrantedAndNeverRunsTheOwnersCode() throws Exception {
+        asApplication("CREATE TABLE shop.stock (id bigint PRIMARY KEY, item text)",
+                "INSERT INTO shop.stock VALUES (1, 'tea'), (2, 'milk')",
+                "SELECT eventflow.enable_capture('shop.stock')",
+                "GRANT USAGE ON SCHEMA shop TO " + service);
+        SQLException refused = assertThrows(SQLException.class, () -> asService("SELECT eventflow.snapshot('shop.stock')"));
+        assertTrue(refused.getMessage().contains("cannot snapshot shop.stock: EventFlow's database user " + service + " may not read it")
+                && refused.getMessage().contains("GRANT SELECT ON shop.stock TO " + service), refused.getMessage());
+
+        asApplication("GRANT SELECT ON shop.stock TO " + service);
+        asService("SELECT eventflow.snapshot('shop.stock')");
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream().filter(r -> r.routingKey().equals("shop.stock.r")).count() == 2);
+
+        // a type of the owner's with a cast to json would run as EventFlow in a snapshot: refused
+        asApplication("CREATE TYPE shop.grade AS ENUM ('a', 'b')",
+                "CREATE FUNCTION shop.grade_json(shop.grade) RETURNS json LANGUAGE sql AS $$ SELECT to_json(current_user::text) $$",
+                "CREATE CAST (shop.grade AS json) WITH FUNCTION shop.grade_json(shop.grade)",
+                "CREATE TABLE shop.marks (id bigint PRIMARY KEY, grades shop.grade[])",
+                "GRANT SELECT ON shop.marks TO " + service,
+                "SELECT eventflow.enable_capture('shop.marks')");
+        refused = assertThrows(SQLException.class, () -> asService("SELECT eventflow.snapshot('shop.marks')"));
+        assertTrue(refused.getMessage().contains("its type shop.grade becomes JSON through a cast of its owner"), refused.getMessage());
+        // and a table owner cannot ask for snapshots at all
+        refused = assertThrows(SQLException.class, () -> asApplication("SELECT eventflow.snapshot('shop.stock')"));
+        assertTrue(refused.getMessage().contains("only EventFlow's database user asks for snapshots"), refused.getMessage());
+    }
+
+    private void asService(String statement) throws SQLException {
+        try (Connection c = TestServices.connect(database, service); Statement st = c.createStatement()) {
+            st.execute(statement);
+        }
     }
 
     @Test
