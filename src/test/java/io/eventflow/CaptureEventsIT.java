@@ -15,6 +15,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.eventflow.support.EventConsumer.Received;
 import io.eventflow.support.EventFlowTestSupport;
 import io.eventflow.support.TestServices;
+import io.eventflow.web.StatusStrip;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -257,10 +258,16 @@ class CaptureEventsIT extends EventFlowTestSupport {
         // asked for while the snapshot route is paused, so that both wait and the first is cancelled mid-way
         context().getRouteController().stopRoute("snapshot-chunks");
         try {
-            sql("SELECT eventflow.snapshot('public.big')", "SELECT eventflow.snapshot('public.small')",
+            sql("SELECT eventflow.snapshot('public.big')", "SELECT eventflow.snapshot('public.small')", "ANALYZE public.big",
                     // the first chunk of big, read by hand as EventFlow would
-                    "SELECT eventflow.snapshot_chunk(1000)",
-                    "SELECT eventflow.cancel_snapshot('public.big')");
+                    "SELECT eventflow.snapshot_chunk(1000)");
+            // progress in the metrics, in JMX and on the demo page's status strip
+            await().atMost(Duration.ofSeconds(10)).until(() -> get("/observe/metrics").body().contains("eventflow_snapshots_open 2.0"));
+            CaptureStats stats = context().getRegistry().lookupByNameAndType("captureStats", CaptureStats.class);
+            assertEquals("public.big: 1000 rows read of about 20000", stats.getSnapshotProgress());
+            StatusStrip strip = context().getRegistry().lookupByNameAndType("statusStrip", StatusStrip.class);
+            assertTrue(strip.render().contains("<dt>snapshot</dt><dd>public.big: 1000 rows read of about 20000</dd>"), strip.render());
+            sql("SELECT eventflow.cancel_snapshot('public.big')");
         } finally {
             context().getRouteController().startRoute("snapshot-chunks");
         }

@@ -9,8 +9,9 @@ import static io.eventflow.web.Html.escape;
 /**
  * The page's status strip: changes published in total, backlog (committed, not yet published), lag
  * (age of the oldest unpublished change) and events per second, measured between two renderings;
- * when there are any, the changes set aside unpublished; and two small charts of events per second
- * and lag over the last renderings, drawn here as SVG (no script, nothing from elsewhere).
+ * when there are any, the changes set aside unpublished and the snapshot running; and two small
+ * charts of events per second and lag over the last renderings, drawn here as SVG (no script,
+ * nothing from elsewhere).
  */
 public class StatusStrip {
 
@@ -62,6 +63,8 @@ public class StatusStrip {
                 + item("rate", "events/s", String.format(Locale.ROOT, "%.1f", perSecond))
                 // changes the broker could not take at all (too large), kept in eventflow.failed_change
                 + (stats.getFailedTotal() == 0 ? "" : item("failed", "set aside", String.valueOf(stats.getFailedTotal())))
+                // an incremental snapshot running: which table, how far
+                + (stats.getSnapshotProgress().isEmpty() ? "" : item("snapshot", "snapshot", stats.getSnapshotProgress()))
                 + "</dl>"
                 + "<div class=\"charts\">" + chart("rate-chart", "events/s", rates, "%.0f") + chart("lag-chart", "lag", lags, "%.1f s") + "</div>"
                 + (error.isEmpty() ? "" : "<p class=\"problem\">" + escape(error) + "</p>");
