@@ -198,8 +198,9 @@ public class CaptureStats implements CaptureStatsMBean {
 
     /**
      * Registers eventflow_published_total, eventflow_backlog, eventflow_lag_seconds,
-     * eventflow_failed_total, eventflow_snapshots_open, eventflow_snapshot_rows_total, eventflow_capture_failures_total and eventflow_listener_state, again after
-     * Camel cleared the registry (it does when routes are reloaded).
+     * eventflow_failed_total, eventflow_snapshots_open, eventflow_snapshot_rows_total,
+     * eventflow_capture_failures_total and eventflow_listener_state, again after Camel cleared the
+     * registry (it does when routes are reloaded).
      */
     public void bindTo(MeterRegistry registry) {
         this.registry = registry;
