@@ -117,9 +117,10 @@ DROP FUNCTION IF EXISTS eventflow.snapshot_chunk(integer);
 --
 -- Algorithm:
 --   The ids first (nextval of the change log's identity), then a wait, up to max_wait, for the
---   transactions running at that moment (pg_current_snapshot's xip) to end, then the read, in
---   primary-key order with LIMIT max_rows + 1 (one more row says whether this is the table's last
---   chunk), and the 'r' changes logged with the ids taken (OVERRIDING SYSTEM VALUE). A transaction
+--   transactions running at that moment (in pg_locks, each holds the lock on its own id) to end,
+--   then the read, in primary-key order with LIMIT max_rows + 1 (one more row says whether this is
+--   the table's last chunk), and the 'r' changes logged with the ids taken (OVERRIDING SYSTEM
+--   VALUE). A transaction
 --   still running after max_wait (a session idle in a transaction, say) ends the call: the job
 --   keeps its place, and its error names who holds it up.
 --
@@ -140,9 +141,8 @@ DECLARE
   key_types text[];
   keys text;
   ids bigint[];
-  barrier pg_snapshot;
   waiting_since timestamptz;
-  running xid8[];
+  running xid[];
   logged integer;
   reached text[];
   found_rows integer;
@@ -174,18 +174,22 @@ BEGIN
     keys := (SELECT string_agg('t.' || k, ', ' ORDER BY i) FROM unnest(key_names) WITH ORDINALITY AS u(k, i));
 
     ids := ARRAY(SELECT nextval(pg_get_serial_sequence('eventflow.change_log', 'id')) FROM generate_series(1, max_rows) ORDER BY 1);
-    barrier := pg_current_snapshot();
+    -- the transactions running now (with an id: writers), as their locks on their own ids show
+    -- them; a snapshot's xip would miss those that took their id after its xmax
+    running := ARRAY(SELECT l.transactionid FROM pg_locks l
+                      WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.pid <> pg_backend_pid());
     waiting_since := clock_timestamp();
-    LOOP
-      running := ARRAY(SELECT x FROM pg_snapshot_xip(barrier) AS x
-                        WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned() AND pg_xact_status(x) = 'in progress');
-      EXIT WHEN cardinality(running) = 0;
+    WHILE EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'
+                                             AND l.transactionid = ANY (running)) LOOP
       IF clock_timestamp() - waiting_since > max_wait THEN
         UPDATE eventflow.snapshot_job j
            SET error = format('waiting for transactions that were running when the chunk began: %s',
-                              (SELECT string_agg(coalesce(format('%s (pid %s, %s since %s)', x, a.pid, a.state, a.xact_start), x::text), ', ')
-                                 FROM unnest(running) AS x
-                                 LEFT JOIN pg_stat_activity a ON a.backend_xid::text = (x::text::numeric % 4294967296)::text))
+                              (SELECT string_agg(CASE WHEN a.state IS NULL THEN format('transaction %s (pid %s)', l.transactionid, l.pid)
+                                                      ELSE format('transaction %s (pid %s, %s since %s)', l.transactionid, l.pid,
+                                                                  a.state, a.xact_start) END, ', ' ORDER BY l.pid)
+                                 FROM pg_locks l
+                                 LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                                WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.transactionid = ANY (running)))
          WHERE j.id = job.id;
         RETURN NULL;
       END IF;

@@ -32,8 +32,8 @@ SELECT is((SELECT count(*) FROM built), 3::bigint, 'the three events under 4000 
 -- the envelope
 SELECT lives_ok($$SELECT event::json FROM built$$, 'each event is JSON');
 SELECT set_eq($$SELECT json_object_keys(event::json) FROM built$$,
-  ARRAY['before', 'after', 'source', 'op', 'ts_ms'],
-  'with Debezium''s envelope: before, after, source, op and ts_ms');
+  ARRAY['before', 'after', 'source', 'transaction', 'op', 'ts_ms'],
+  'with Debezium''s envelope: before, after, source, transaction, op and ts_ms');
 SELECT results_eq($$SELECT event::json->>'op', event::json->'before'->>'name', event::json->'after'->>'name' FROM built ORDER BY change_id$$,
   $$VALUES ('c', NULL, 'Zoë Čapek 日本'), ('u', 'Zoë Čapek 日本', 'Zoë Čapková'), ('d', 'Zoë Čapková', NULL)$$,
   'op, before and after are those of the insert, the update and the delete');

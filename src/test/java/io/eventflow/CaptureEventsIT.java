@@ -285,6 +285,37 @@ class CaptureEventsIT extends EventFlowTestSupport {
     }
 
     @Test
+    void aSessionIdleInATransactionHoldsTheSnapshotBackNotTheWritersAndIsNamed() throws Exception {
+        sql("CREATE TABLE public.shelves (id bigint PRIMARY KEY, label text)",
+                "INSERT INTO public.shelves SELECT g, 'shelf ' || g FROM generate_series(1, 3) g",
+                "SELECT eventflow.enable_capture('public.shelves')");
+        try (Connection idle = db(); Statement st = idle.createStatement()) {
+            idle.setAutoCommit(false);
+            st.execute("UPDATE public.shelves SET label = 'top' WHERE id = 1");
+            int pid;
+            try (var rs = st.executeQuery("SELECT pg_backend_pid()")) {
+                rs.next();
+                pid = rs.getInt(1);
+            }
+            sql("SELECT eventflow.snapshot('public.shelves')");
+            // writers go on meanwhile
+            sql("UPDATE public.shelves SET label = 'middle' WHERE id = 2");
+            await().atMost(Duration.ofSeconds(20)).until(() -> snapshotError("shelves").contains("(pid " + pid + ", idle in transaction since"));
+            idle.commit();
+        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream().filter(r -> r.routingKey().equals("public.shelves.r")).count() == 3);
+        assertEquals("", snapshotError("shelves"), "the error goes once the chunk went through");
+    }
+
+    private String snapshotError(String table) throws SQLException {
+        try (Connection c = db(); PreparedStatement ps = c.prepareStatement("SELECT coalesce(error, '') FROM eventflow.snapshots WHERE table_name = ?")) {
+            ps.setString(1, table);
+            var rs = ps.executeQuery();
+            return rs.next() ? rs.getString(1) : "";
+        }
+    }
+
+    @Test
     void maskedColumnsNeverLeaveTheDatabase() throws Exception {
         sql("CREATE TABLE public.accounts (id bigint PRIMARY KEY, login text, password_hash text)",
                 "SELECT eventflow.enable_capture('public.accounts', 'password_hash')",

@@ -97,7 +97,7 @@ class SnapshotIT {
                     }
                 }
                 Map<Long, Integer>[] applied = new Map[1];
-                await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofSeconds(1))
+                await().atMost(Duration.ofSeconds(120 + ROWS / 5_000)).pollInterval(Duration.ofSeconds(Math.max(1, ROWS / 100_000)))
                         .until(() -> (applied[0] = apply(consumer.received())).equals(table));
 
                 Set<Long> read = new HashSet<>();

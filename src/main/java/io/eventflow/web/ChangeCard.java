@@ -224,6 +224,7 @@ public class ChangeCard {
             case "u" -> "update";
             case "d" -> "delete";
             case "r" -> "read (snapshot)";
+            case "t" -> "truncate";
             default -> "unknown";
         };
     }
