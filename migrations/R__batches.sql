@@ -44,15 +44,15 @@ LANGUAGE sql STABLE AS $$
        earlier AS MATERIALIZED (
          SELECT p.tx_id, p.schema_name, p.table_name, count(*) AS n
            FROM eventflow.change_log p
+          -- "+ 0": each transaction through the tx_id index, not the id range of the earlier parts
           WHERE after_id > start_id AND p.tx_id IN (SELECT DISTINCT x.tx_id FROM part x)
-            AND p.id > start_id AND p.id <= after_id
+            AND p.id + 0 > start_id AND p.id + 0 <= after_id
           GROUP BY p.tx_id, p.schema_name, p.table_name),
        placed AS (
-         SELECT c.*,
-                c.tx_n + coalesce((SELECT sum(e.n) FROM earlier e WHERE e.tx_id = c.tx_id), 0) AS total_order,
-                c.table_n + coalesce((SELECT e.n FROM earlier e WHERE e.tx_id = c.tx_id AND e.schema_name = c.schema_name
-                                                                   AND e.table_name = c.table_name), 0) AS table_order
-           FROM part c),
+         SELECT c.*, c.tx_n + coalesce(t.n, 0) AS total_order, c.table_n + coalesce(e.n, 0) AS table_order
+           FROM part c
+           LEFT JOIN (SELECT e.tx_id, sum(e.n) AS n FROM earlier e GROUP BY e.tx_id) t ON t.tx_id = c.tx_id
+           LEFT JOIN earlier e ON e.tx_id = c.tx_id AND e.schema_name = c.schema_name AND e.table_name = c.table_name),
        changes AS (
          SELECT c.id AS sort_id, 1 AS sort_kind, coalesce(c.origin_id, c.id) AS change_id, c.schema_name, c.table_name,
                 c.op::text AS op, c.schema_name || '.' || c.table_name || '.' || c.op AS change,
