@@ -42,6 +42,10 @@ class SnapshotIT {
     /** 200,000 in the build; -Deventflow.test.snapshot-rows=1000000 for a larger run. */
     private static final int ROWS = Integer.getInteger("eventflow.test.snapshot-rows", 200_000);
     private static final int WRITERS = 4;
+    /** EventFlow's pause between two chunks: its default, or another with -Deventflow.test.snapshot-chunk-delay-ms=0. */
+    private static final String CHUNK_DELAY = System.getProperty("eventflow.test.snapshot-chunk-delay-ms");
+    private static final String[] OPTIONS = CHUNK_DELAY == null ? new String[0]
+            : new String[] {"-Deventflow.snapshot.chunk-delay-ms=" + CHUNK_DELAY};
 
     /** Each writer's statement latencies (ns), and the ids any writer touched. */
     private final List<List<Long>> latencies = new ArrayList<>();
@@ -66,7 +70,7 @@ class SnapshotIT {
                 latencies.add(mine);
                 writers.add(CompletableFuture.runAsync(() -> write(scratch.database(), writing, mine)));
             }
-            EventFlowProcess eventflow = scratch.start();
+            EventFlowProcess eventflow = scratch.start(OPTIONS);
             try {
                 // the writers' latency without a snapshot
                 Thread.sleep(5_000);
@@ -81,7 +85,7 @@ class SnapshotIT {
                 eventflow.kill();
                 long atKill = rowsDone(scratch);
                 Thread.sleep(2_000);
-                eventflow = scratch.start();
+                eventflow = scratch.start(OPTIONS);
                 await().atMost(Duration.ofSeconds(300)).until(() -> "done".equals(state(scratch)));
                 double seconds = (System.nanoTime() - started) / 1e9;
                 double[] during = p50p99(takeLatencies());
@@ -126,9 +130,9 @@ class SnapshotIT {
                     assertTrue(rs.getLong(1) >= ROWS - touched.size(), "rows done: " + rs.getLong(1));
                     assertTrue(rs.getBoolean(2));
                 }
-                System.out.printf("SnapshotIT: %d rows in %.1f s (%.0f rows/s, killed once at %d rows) with %d writers; "
+                System.out.printf("SnapshotIT: %d rows in %.1f s (%.0f rows/s, killed once at %d rows, %s) with %d writers; "
                         + "writers' latency p50/p99 without a snapshot %.1f/%.1f ms, during it %.1f/%.1f ms (p99 %.2fx); %d rows touched%n",
-                        ROWS, seconds, ROWS / seconds, atKill, WRITERS, without[0], without[1], during[0], during[1],
+                        ROWS, seconds, ROWS / seconds, atKill, "chunk delay " + (CHUNK_DELAY == null ? "by default" : CHUNK_DELAY + " ms"), WRITERS, without[0], without[1], during[0], during[1],
                         during[1] / without[1], touched.size());
             } finally {
                 eventflow.close();
