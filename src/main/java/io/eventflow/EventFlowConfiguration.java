@@ -103,6 +103,10 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private double maxLagSeconds;
     @PropertyInject("eventflow.stats.interval-ms")
     private long statsIntervalMs;
+    @PropertyInject("eventflow.event.values")
+    private String eventValues;
+    @PropertyInject("eventflow.event.decimal-handling")
+    private String decimalHandling;
 
     private final WakeupListener wakeupListener = new WakeupListener(1000);
     private final CaptureStats captureStats = new CaptureStats(wakeupListener);
@@ -425,6 +429,19 @@ public class EventFlowConfiguration implements CamelConfiguration {
         ChangePublisher publisher = new ChangePublisher(new RabbitTemplate(rabbit), eventJson, unroutedExchange, confirmTimeoutMs);
         publisher.declareQuietly(exchange);
         return publisher;
+    }
+
+    /** Column values as Debezium writes them (eventflow.event.values=debezium); checked at start. */
+    @BindToRegistry("debeziumValues")
+    public DebeziumValues debeziumValues() {
+        if (!"json".equals(eventValues) && !"debezium".equals(eventValues)) {
+            throw new StartupFailure("eventflow.event.values must be json or debezium, not '" + eventValues + "'", null);
+        }
+        try {
+            return new DebeziumValues(() -> pool, decimalHandling);
+        } catch (IllegalArgumentException e) {
+            throw new StartupFailure(e.getMessage(), e);
+        }
     }
 
     @BindToRegistry("wakeupListener")

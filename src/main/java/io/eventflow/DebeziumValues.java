@@ -1,0 +1,304 @@
+package io.eventflow;
+
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.LocalTime;
+import java.time.OffsetDateTime;
+import java.time.OffsetTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeFormatterBuilder;
+import java.time.temporal.ChronoField;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+import javax.sql.DataSource;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import org.springframework.jdbc.core.JdbcTemplate;
+
+/**
+ * Column values as Debezium 3.x writes them with its default settings (decimal.handling.mode
+ * precise, time.precision.mode adaptive, binary.handling.mode bytes, interval.handling.mode
+ * numeric), when {@code eventflow.event.values=debezium}: the event's {@code before} and
+ * {@code after} rewritten column by column from the text the capture trigger logged, by the kind of
+ * each column (eventflow.column_kinds, read once per table and again when a row's columns are not
+ * the ones known). The rest of the envelope is kept as it is.
+ */
+public class DebeziumValues {
+
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final java.util.Set<String> TEMPORAL = java.util.Set.of("date", "time", "timetz", "timestamp", "timestamptz");
+    private static final JsonStringEncoder QUOTE = JsonStringEncoder.getInstance();
+    /** Debezium's ZonedTimestamp and ZonedTime: ISO 8601 in UTC, fractional digits as the value has them. */
+    private static final DateTimeFormatter ZONED_TIMESTAMP = new DateTimeFormatterBuilder()
+            .append(DateTimeFormatter.ISO_LOCAL_DATE).appendLiteral('T').append(timeWithFraction()).appendLiteral('Z').toFormatter();
+    private static final DateTimeFormatter ZONED_TIME = new DateTimeFormatterBuilder()
+            .append(timeWithFraction()).appendLiteral('Z').toFormatter();
+    /** PostgreSQL's own forms of the values, as to_json writes them with the trigger's settings. */
+    private static final DateTimeFormatter PG_OFFSET_TIME = new DateTimeFormatterBuilder()
+            .append(DateTimeFormatter.ISO_LOCAL_TIME).appendPattern("[XXXXX][XXX][X]").toFormatter();
+
+    /** A column: its kind (eventflow.column_kinds), its precision or scale, whether it is an array. */
+    record Column(String kind, int modifier, boolean array) {
+    }
+
+    private final Supplier<DataSource> dataSource;
+    private final String decimalHandling;
+    private final Map<String, Map<String, Column>> tables = new ConcurrentHashMap<>();
+
+    /**
+     * @param dataSource EventFlow's pool (the catalog is read through it)
+     * @param decimalHandling precise (base64 of the unscaled value, as Debezium's default), string or
+     *        double (as its decimal.handling.mode)
+     */
+    public DebeziumValues(Supplier<DataSource> dataSource, String decimalHandling) {
+        this.dataSource = dataSource;
+        if (!List.of("precise", "string", "double").contains(decimalHandling)) {
+            throw new IllegalArgumentException("eventflow.event.decimal-handling must be precise, string or double, not " + decimalHandling);
+        }
+        this.decimalHandling = decimalHandling;
+    }
+
+    private static DateTimeFormatter timeWithFraction() {
+        return new DateTimeFormatterBuilder().appendPattern("HH:mm:ss")
+                .appendFraction(ChronoField.NANO_OF_SECOND, 0, 9, true).toFormatter();
+    }
+
+    /** Rewrites the change's event (a next_batch row) with Debezium's values; transaction events stay. */
+    public void encode(Map<String, Object> change) throws IOException {
+        Object event = change.get("event");
+        Object schema = change.get("schema_name");
+        if (!(event instanceof RawEvent raw) || schema == null) {
+            return;
+        }
+        String table = schema + "." + change.get("table_name");
+        byte[] json = raw.json();
+        String text = new String(json, StandardCharsets.UTF_8);
+        StringBuilder out = new StringBuilder(text.length() + 64);
+        try (JsonParser p = JSON.createParser(text)) {
+            p.nextToken();
+            out.append('{');
+            boolean first = true;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                int start = (int) p.currentTokenLocation().getCharOffset();
+                p.skipChildren();
+                int end = (int) p.currentLocation().getCharOffset();
+                String value = text.substring(start, end);
+                out.append(first ? "" : ",").append('"').append(field).append("\":");
+                first = false;
+                if (("before".equals(field) || "after".equals(field)) && !"null".equals(value)) {
+                    out.append(row(table, value));
+                } else {
+                    out.append(value);
+                }
+            }
+            out.append('}');
+        }
+        change.put("event", new RawEvent(out.toString().getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** A row's JSON object with each column's value written as Debezium writes it. */
+    String row(String table, String json) throws IOException {
+        Map<String, Column> columns = tables.get(table);
+        StringBuilder out = new StringBuilder(json.length() + 32);
+        try (JsonParser p = JSON.createParser(json)) {
+            p.nextToken();
+            out.append('{');
+            boolean first = true;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                p.nextToken();
+                int start = (int) p.currentTokenLocation().getCharOffset();
+                p.skipChildren();
+                int end = (int) p.currentLocation().getCharOffset();
+                if (columns == null || !columns.containsKey(name)) {
+                    columns = load(table);
+                }
+                Column column = columns.get(name);
+                out.append(first ? "" : ",");
+                first = false;
+                out.append('"').append(QUOTE.quoteAsString(name)).append("\":");
+                String raw = json.substring(start, end);
+                out.append(column == null ? raw : value(column, raw));
+            }
+            out.append('}');
+        }
+        return out.toString();
+    }
+
+    private Map<String, Column> load(String table) {
+        int dot = table.indexOf('.');
+        Map<String, Column> columns = new ConcurrentHashMap<>();
+        new JdbcTemplate(dataSource.get()).query("SELECT column_name, kind, coalesce(modifier, 0), is_array FROM eventflow.column_kinds(?, ?)",
+                rs -> {
+                    columns.put(rs.getString(1), new Column(rs.getString(2), rs.getInt(3), rs.getBoolean(4)));
+                }, table.substring(0, dot), table.substring(dot + 1));
+        tables.put(table, columns);
+        return columns;
+    }
+
+    /** One value (its JSON text as logged) as Debezium writes it. */
+    String value(Column column, String raw) throws IOException {
+        if ("null".equals(raw)) {
+            return raw;
+        }
+        if (column.array()) {
+            StringBuilder out = new StringBuilder("[");
+            try (JsonParser p = JSON.createParser(raw)) {
+                p.nextToken();
+                boolean first = true;
+                Column element = new Column(column.kind(), column.modifier(), false);
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    int start = (int) p.currentTokenLocation().getCharOffset();
+                    p.skipChildren();
+                    int end = (int) p.currentLocation().getCharOffset();
+                    out.append(first ? "" : ",").append(value(element, raw.substring(start, end)));
+                    first = false;
+                }
+            }
+            return out.append(']').toString();
+        }
+        if (TEMPORAL.contains(column.kind()) && unquoted(raw).endsWith("infinity")) {
+            // PostgreSQL's infinities stay the strings they are, as Debezium sends them
+            return raw;
+        }
+        return switch (column.kind()) {
+            case "numeric" -> decimal(new BigDecimal(unquoted(raw)), column.modifier());
+            case "money" -> decimal(money(unquoted(raw)), 2);
+            case "date" -> String.valueOf(LocalDate.parse(unquoted(raw)).toEpochDay());
+            case "time" -> time(LocalTime.parse(unquoted(raw)), column.modifier());
+            case "timetz" -> quoted(OffsetTime.parse(unquoted(raw), PG_OFFSET_TIME).withOffsetSameInstant(ZoneOffset.UTC)
+                    .toLocalTime().format(ZONED_TIME));
+            case "timestamp" -> timestamp(LocalDateTime.parse(unquoted(raw)), column.modifier());
+            case "timestamptz" -> quoted(OffsetDateTime.parse(unquoted(raw)).withOffsetSameInstant(ZoneOffset.UTC)
+                    .toLocalDateTime().format(ZONED_TIMESTAMP));
+            case "interval" -> String.valueOf(Intervals.micros(unquoted(raw)));
+            case "json" -> quoted(raw);
+            case "bytea" -> quoted(Base64.getEncoder().encodeToString(HexFormat.of().parseHex(unquoted(raw).substring(2))));
+            case "point" -> point(unquoted(raw));
+            default -> raw;
+        };
+    }
+
+    private String decimal(BigDecimal value, int scale) {
+        return switch (decimalHandling) {
+            case "string" -> quoted(value.toPlainString());
+            case "double" -> String.valueOf(value.doubleValue());
+            default -> {
+                if (scale >= 0) {
+                    yield quoted(Base64.getEncoder().encodeToString(value.setScale(scale, RoundingMode.UNNECESSARY).unscaledValue().toByteArray()));
+                }
+                yield "{\"scale\":" + value.scale() + ",\"value\":\""
+                        + Base64.getEncoder().encodeToString(value.unscaledValue().toByteArray()) + "\"}";
+            }
+        };
+    }
+
+    /**
+     * A money value as the writer's lc_monetary wrote it ("$1,234.56", "-$0.50", "1.234,56 €",
+     * "($5.00)"): its digits, the last two the cents (Debezium's money.fraction.digits).
+     */
+    static BigDecimal money(String text) {
+        StringBuilder digits = new StringBuilder();
+        for (char ch : text.toCharArray()) {
+            if (ch >= '0' && ch <= '9') {
+                digits.append(ch);
+            }
+        }
+        BigDecimal value = new BigDecimal(new java.math.BigInteger(digits.length() == 0 ? "0" : digits.toString()), 2);
+        return text.contains("-") || text.contains("(") ? value.negate() : value;
+    }
+
+    private static String time(LocalTime time, int precision) {
+        long nanos = time.toNanoOfDay();
+        return precision <= 3 ? String.valueOf(nanos / 1_000_000) : String.valueOf(nanos / 1_000);
+    }
+
+    private static String timestamp(LocalDateTime at, int precision) {
+        long seconds = at.toEpochSecond(ZoneOffset.UTC);
+        long nanos = at.getNano();
+        return precision <= 3 ? String.valueOf(seconds * 1_000 + nanos / 1_000_000) : String.valueOf(seconds * 1_000_000 + nanos / 1_000);
+    }
+
+    /** Debezium's Point: x, y, the point as WKB (little-endian) in base64, and no SRID. */
+    private static String point(String text) {
+        String[] xy = text.substring(1, text.length() - 1).split(",");
+        double x = Double.parseDouble(xy[0]);
+        double y = Double.parseDouble(xy[1]);
+        ByteBuffer wkb = ByteBuffer.allocate(21).order(ByteOrder.LITTLE_ENDIAN);
+        wkb.put((byte) 1).putInt(1).putDouble(x).putDouble(y);
+        return "{\"x\":" + x + ",\"y\":" + y + ",\"wkb\":\"" + Base64.getEncoder().encodeToString(wkb.array()) + "\",\"srid\":null}";
+    }
+
+    private static String unquoted(String raw) {
+        if (raw.startsWith("\"")) {
+            try (JsonParser p = JSON.createParser(raw)) {
+                p.nextToken();
+                return p.getText();
+            } catch (IOException e) {
+                throw new IllegalArgumentException("not a JSON string: " + raw, e);
+            }
+        }
+        return raw;
+    }
+
+    private static String quoted(String text) {
+        return "\"" + new String(QUOTE.quoteAsString(text)) + "\"";
+    }
+
+    /** PostgreSQL's interval text (IntervalStyle postgres) as Debezium's MicroDuration. */
+    static final class Intervals {
+
+        /** Debezium's average month: 365.25 / 12 days. */
+        static final double DAYS_PER_MONTH = 365.25 / 12;
+
+        private Intervals() {
+        }
+
+        static long micros(String text) {
+            long years = 0;
+            long months = 0;
+            long days = 0;
+            long timeMicros = 0;
+            String[] parts = text.trim().split(" ");
+            for (int i = 0; i < parts.length; i++) {
+                String part = parts[i];
+                if (part.contains(":")) {
+                    boolean negative = part.startsWith("-");
+                    String[] hms = (negative || part.startsWith("+") ? part.substring(1) : part).split(":");
+                    long micros = Long.parseLong(hms[0]) * 3_600_000_000L + Long.parseLong(hms[1]) * 60_000_000L
+                            + new BigDecimal(hms[2]).movePointRight(6).longValue();
+                    timeMicros += negative ? -micros : micros;
+                    continue;
+                }
+                long n = Long.parseLong(part);
+                String unit = parts[++i];
+                if (unit.startsWith("year")) {
+                    years += n;
+                } else if (unit.startsWith("mon")) {
+                    months += n;
+                } else if (unit.startsWith("day")) {
+                    days += n;
+                }
+            }
+            double totalDays = (years * 12 + months) * DAYS_PER_MONTH + days;
+            return Math.round(totalDays * 86_400_000_000.0) + timeMicros;
+        }
+    }
+}
