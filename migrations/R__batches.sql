@@ -9,15 +9,18 @@ DROP FUNCTION IF EXISTS eventflow.batch_events(pg_snapshot, pg_snapshot, bigint,
 DROP FUNCTION IF EXISTS eventflow.change_event(eventflow.change_log);
 
 -- Function: eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint, max_event_bytes bigint,
---                                  read_ms bigint, start_id bigint, transaction_events boolean)
+--                                  read_us bigint, start_id bigint, transaction_events boolean)
 --
 --   The changes of the transactions that committed between the snapshots lo and hi, with ids in
 --   (after_id, end_id], in id order, each with its table, its operation, its routing key
---   <schema>.<table>.<op>, its event, the event's size in bytes and its message id (the change id).
+--   <schema>.<table>.<op>, its event, the event's size in bytes, its message id (the change id) and
+--   its AMQP headers as a JSON object (a primary-key change's, else NULL).
 --
 --   The event is Debezium's envelope as the JSON text EventFlow publishes byte for byte: the rows
 --   as logged, and the rest without whitespace; source.changeId (and the message_id) is the id
---   the change was first logged with, ts_ms the time of the read (read_ms); transaction names the
+--   the change was first logged with, ts_ms (ts_us, ts_ns) the time of the read (read_us, in
+--   microseconds), source.ts_ms (ts_us, ts_ns) when the change was logged, source.sequence and lsn
+--   null (a trigger has no WAL position; changeId orders the changes); transaction names the
 --   writing transaction and the change's place in it, among all its changes (total_order) and
 --   among those of its table (data_collection_order), counting those of the batch's earlier parts
 --   (the batch started after start_id). Its size is the sum of its parts' (the length of a logged
@@ -28,9 +31,9 @@ DROP FUNCTION IF EXISTS eventflow.change_event(eventflow.change_log);
 --   an END event after its last, with how many events it had per table, both with the routing key
 --   eventflow.transaction and the message ids <txid>.begin and <txid>.end (change_id NULL).
 CREATE OR REPLACE FUNCTION eventflow.batch_events(lo pg_snapshot, hi pg_snapshot, after_id bigint, end_id bigint,
-    max_event_bytes bigint, read_ms bigint, start_id bigint, transaction_events boolean)
+    max_event_bytes bigint, read_us bigint, start_id bigint, transaction_events boolean)
 RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
-    oversized boolean, message_id text)
+    oversized boolean, message_id text, headers text)
 LANGUAGE sql STABLE AS $$
   WITH part AS MATERIALIZED (
          SELECT c.*,
@@ -59,7 +62,8 @@ LANGUAGE sql STABLE AS $$
                 CASE WHEN e.bytes <= max_event_bytes
                      THEN '{"before":' || coalesce(c.before::text, 'null') || ',"after":' || coalesce(c.after::text, 'null') || e.tail END
                   AS event,
-                e.bytes, e.bytes > max_event_bytes AS oversized, coalesce(c.origin_id, c.id)::text AS message_id
+                e.bytes, e.bytes > max_event_bytes AS oversized, coalesce(c.origin_id, c.id)::text AS message_id,
+                c.headers::text AS headers
            FROM placed c
           CROSS JOIN LATERAL (
                 -- OFFSET 0: computed once per change, not once per use
@@ -71,12 +75,16 @@ LANGUAGE sql STABLE AS $$
                                || CASE WHEN c.partition_name IS NULL THEN '' ELSE ',"partition":' || to_json(c.partition_name)::text END
                                || ',"txId":' || c.tx_id::text
                                || ',"ts_ms":' || (extract(epoch FROM c.changed_at) * 1000)::bigint::text
+                               || ',"ts_us":' || (extract(epoch FROM c.changed_at) * 1000000)::bigint::text
+                               || ',"ts_ns":' || (extract(epoch FROM c.changed_at) * 1000000)::bigint::text || '000'
+                               || ',"sequence":null,"lsn":null'
                                || ',"changeId":' || coalesce(c.origin_id, c.id)::text
                                || ',"snapshot":' || CASE WHEN c.op <> 'r' THEN '"false"'
                                                          ELSE '"' || coalesce(c.snapshot, 'true') || '"' END
                                || '},"transaction":{"id":"' || c.tx_id::text || '","total_order":' || c.total_order::text
                                || ',"data_collection_order":' || c.table_order::text
-                               || '},"op":"' || c.op || '","ts_ms":' || read_ms::text || '}' AS tail) t
+                               || '},"op":"' || c.op || '","ts_ms":' || (read_us / 1000)::text
+                               || ',"ts_us":' || read_us::text || ',"ts_ns":' || read_us::text || '000}' AS tail) t
                 OFFSET 0) e),
        boundaries AS (
          -- a transaction's first change (BEGIN before it) and, when no change of it follows, its last (END after it)
@@ -107,11 +115,12 @@ LANGUAGE sql STABLE AS $$
                            AND NOT EXISTS (SELECT 1 FROM placed w WHERE w.tx_id = e.tx_id AND w.schema_name = e.schema_name
                                                                        AND w.table_name = e.table_name)) n) t
           WHERE NOT EXISTS (SELECT 1 FROM eventflow.change_log l WHERE l.tx_id = b.tx_id AND l.id > end_id))
-  SELECT c.change_id, c.schema_name, c.table_name, c.op, c.change, c.event, c.bytes, c.oversized, c.message_id
-    FROM (SELECT sort_id, sort_kind, change_id, schema_name, table_name, op, change, event, bytes, oversized, message_id
+  SELECT c.change_id, c.schema_name, c.table_name, c.op, c.change, c.event, c.bytes, c.oversized, c.message_id, c.headers
+    FROM (SELECT sort_id, sort_kind, change_id, schema_name, table_name, op, change, event, bytes, oversized, message_id, headers
             FROM changes
           UNION ALL
-          SELECT sort_id, sort_kind, NULL, NULL, NULL, NULL, 'eventflow.transaction', event, octet_length(event), false, message_id
+          SELECT sort_id, sort_kind, NULL, NULL, NULL, NULL, 'eventflow.transaction', event, octet_length(event), false, message_id,
+                 NULL
             FROM transactions) c
    ORDER BY c.sort_id, c.sort_kind
 $$;
@@ -137,7 +146,7 @@ $$;
 CREATE OR REPLACE FUNCTION eventflow.next_batch(cursor_name text, holder text, max_changes integer DEFAULT 1000,
     max_bytes bigint DEFAULT 4194304, max_event_bytes bigint DEFAULT 134217728, transaction_events boolean DEFAULT false)
 RETURNS TABLE (change_id bigint, schema_name text, table_name text, op text, change text, event text, bytes bigint,
-    oversized boolean, message_id text)
+    oversized boolean, message_id text, headers text)
 LANGUAGE plpgsql AS $$
 DECLARE
   cur eventflow.capture_state := eventflow.held_cursor(cursor_name, holder);
@@ -193,7 +202,7 @@ BEGIN
   END LOOP;
   RETURN QUERY SELECT * FROM eventflow.batch_events(cur.lo_snapshot, coalesce(batch_hi, cur.hi_snapshot), cur.last_id,
                                                     cur.batch_end_id, max_event_bytes,
-                                                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+                                                    (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
                                                     cur.batch_start_id, transaction_events);
 END;
 $$;
@@ -242,9 +251,9 @@ LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM eventflow.held_cursor(cursor_name, holder);
   INSERT INTO eventflow.failed_change (change_id, tx_id, schema_name, table_name, op, before, after, changed_at,
-                                       partition_name, snapshot, event_bytes, reason)
+                                       partition_name, snapshot, headers, event_bytes, reason)
   SELECT coalesce(c.origin_id, c.id), c.tx_id, c.schema_name, c.table_name, c.op, c.before, c.after, c.changed_at,
-         c.partition_name, c.snapshot,
+         c.partition_name, c.snapshot, c.headers,
          set_aside.event_bytes, set_aside.reason
     FROM eventflow.capture_state s
     JOIN eventflow.change_log c ON c.id > s.last_id AND c.id <= s.batch_end_id

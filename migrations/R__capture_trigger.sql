@@ -99,6 +99,7 @@ DECLARE
   log_partition pg_catalog.text;
   root pg_catalog.oid;
   truncating pg_catalog.text;
+  keys pg_catalog.text;
 BEGIN
   IF TG_NARGS OPERATOR(pg_catalog.>) 0 THEN
     root := pg_catalog.pg_partition_root(TG_RELID);
@@ -135,12 +136,16 @@ BEGIN
       END IF;
     END IF;
     PERFORM pg_catalog.set_config('eventflow.capture_before', '', true), pg_catalog.set_config('eventflow.capture_after', '', true);
-    IF NOT inserting AND NOT deleting
-       AND pg_catalog.current_setting('eventflow.capture_key', true) OPERATOR(pg_catalog.=) 'changed' THEN
+    IF NOT inserting AND NOT deleting THEN
+      keys := pg_catalog.current_setting('eventflow.capture_key', true);
+    END IF;
+    IF keys IS NOT NULL AND keys OPERATOR(pg_catalog.<>) '' THEN
       PERFORM pg_catalog.set_config('eventflow.capture_key', '', true);
-      INSERT INTO eventflow.change_log (schema_name, table_name, op, before, after, partition_name, row_bytes)
-      VALUES (log_schema, log_table, 'd', before_row::pg_catalog.json, NULL, log_partition, pg_catalog.octet_length(before_row)),
-             (log_schema, log_table, 'c', NULL, after_row::pg_catalog.json, log_partition, pg_catalog.octet_length(after_row));
+      INSERT INTO eventflow.change_log (schema_name, table_name, op, before, after, partition_name, row_bytes, headers)
+      VALUES (log_schema, log_table, 'd', before_row::pg_catalog.json, NULL, log_partition, pg_catalog.octet_length(before_row),
+              pg_catalog.json_build_object('__debezium.newkey', keys::pg_catalog.json OPERATOR(pg_catalog.->) 'new')),
+             (log_schema, log_table, 'c', NULL, after_row::pg_catalog.json, log_partition, pg_catalog.octet_length(after_row),
+              pg_catalog.json_build_object('__debezium.oldkey', keys::pg_catalog.json OPERATOR(pg_catalog.->) 'old'));
     ELSE
       INSERT INTO eventflow.change_log (schema_name, table_name, op, before, after, partition_name, row_bytes)
       VALUES (log_schema, log_table, CASE WHEN inserting THEN 'c' WHEN deleting THEN 'd' ELSE 'u' END,
@@ -161,12 +166,18 @@ ALTER FUNCTION eventflow.log_change() RESET ALL;
 -- Function: eventflow.key_changed()
 --
 --   The key trigger (eventflow_capture_key: AFTER UPDATE OF the primary key's columns, FOR EACH ROW,
---   only when they changed), run with the writer's rights: tells log_change, which fires after it,
---   to log the update as a 'd' and a 'c'.
+--   only when they changed; its arguments name those columns), run with the writer's rights: hands
+--   log_change, which fires after it, the old and the new key ({"old": {...}, "new": {...}}), so
+--   that it logs the update as a 'd' and a 'c', each naming the other key in its headers.
 CREATE OR REPLACE FUNCTION eventflow.key_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  old_row json := eventflow.row_json(OLD);
+  new_row json := eventflow.row_json(NEW);
 BEGIN
-  PERFORM pg_catalog.set_config('eventflow.capture_key', 'changed', true);
+  PERFORM pg_catalog.set_config('eventflow.capture_key',
+    json_build_object('old', (SELECT json_object_agg(k, old_row -> k) FROM unnest(TG_ARGV) AS k),
+                      'new', (SELECT json_object_agg(k, new_row -> k) FROM unnest(TG_ARGV) AS k))::text, true);
   RETURN NULL;
 END;
 $$;
@@ -232,6 +243,7 @@ DECLARE
   unknown text[];
   kind "char";
   key_columns text;
+  key_names text;
   partitioned text := '';
   part regclass;
 BEGIN
@@ -257,7 +269,8 @@ BEGIN
     'FOR EACH ROW EXECUTE FUNCTION eventflow.capture_change(%s)',
     target,
     (SELECT coalesce(string_agg(quote_literal(c), ', '), '') FROM unnest(masked_columns) AS c));
-  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i) INTO key_columns
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i), string_agg(quote_literal(a.attname), ', ' ORDER BY k.i)
+    INTO key_columns, key_names
     FROM pg_constraint p
    CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k(attnum, i)
     JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.attnum
@@ -265,8 +278,8 @@ BEGIN
   IF key_columns IS NOT NULL THEN
     EXECUTE format(
       'CREATE TRIGGER eventflow_capture_key AFTER UPDATE OF %1$s ON %2$s '
-      'FOR EACH ROW WHEN ((OLD.%3$s) IS DISTINCT FROM (NEW.%4$s)) EXECUTE FUNCTION eventflow.key_changed()',
-      key_columns, target, replace(key_columns, ', ', ', OLD.'), replace(key_columns, ', ', ', NEW.'));
+      'FOR EACH ROW WHEN ((OLD.%3$s) IS DISTINCT FROM (NEW.%4$s)) EXECUTE FUNCTION eventflow.key_changed(%5$s)',
+      key_columns, target, replace(key_columns, ', ', ', OLD.'), replace(key_columns, ', ', ', NEW.'), key_names);
   END IF;
   EXECUTE format(
     'CREATE TRIGGER eventflow_capture_log AFTER INSERT OR UPDATE OR DELETE ON %s '

@@ -60,10 +60,13 @@ BEGIN
   WITH taken AS (
     DELETE FROM eventflow.failed_change f
     WHERE only_change_id IS NULL OR f.change_id = only_change_id
-    RETURNING f.change_id, f.schema_name, f.table_name, f.op, f.before, f.after, f.changed_at, f.partition_name, f.snapshot
+    RETURNING f.change_id, f.schema_name, f.table_name, f.op, f.before, f.after, f.changed_at, f.partition_name, f.snapshot,
+              f.headers
   )
-  INSERT INTO eventflow.change_log (schema_name, table_name, op, before, after, changed_at, origin_id, partition_name, snapshot)
-  SELECT schema_name, table_name, op, before, after, changed_at, change_id, partition_name, snapshot FROM taken ORDER BY change_id;
+  INSERT INTO eventflow.change_log (schema_name, table_name, op, before, after, changed_at, origin_id, partition_name, snapshot,
+                                    headers)
+  SELECT schema_name, table_name, op, before, after, changed_at, change_id, partition_name, snapshot, headers
+    FROM taken ORDER BY change_id;
   GET DIAGNOSTICS moved = ROW_COUNT;
   -- wake EventFlow up rather than leave them to its next poll
   IF moved > 0 THEN

@@ -9,9 +9,12 @@ ALTER TABLE eventflow.change_log DROP CONSTRAINT change_log_op_check,
   -- partitioned table); NULL for other tables
   ADD COLUMN partition_name text,
   -- an 'r' of an incremental snapshot: 'incremental', or 'last' for the last row of its table
-  ADD COLUMN snapshot text;
+  ADD COLUMN snapshot text,
+  -- the AMQP headers of the event: a primary-key change's 'd' and 'c' name the other key
+  -- ({"__debezium.newkey": ...} and {"__debezium.oldkey": ...}), as Debezium does
+  ADD COLUMN headers json;
 
-ALTER TABLE eventflow.failed_change ADD COLUMN partition_name text, ADD COLUMN snapshot text;
+ALTER TABLE eventflow.failed_change ADD COLUMN partition_name text, ADD COLUMN snapshot text, ADD COLUMN headers json;
 
 -- Where the batch in flight started: the id before its first change (its first part starts there;
 -- a later part counts the changes the parts before it published, for the transaction metadata).

@@ -1,4 +1,4 @@
--- Events: each change of a batch is Debezium's envelope (before, after, source, op, ts_ms) as the
+-- Events: each change of a batch is Debezium's envelope (before, after, source, transaction, op, ts_ms) as the
 -- exact text EventFlow publishes, with its size in bytes; an event over max_event_bytes is not
 -- built (NULL, oversized) and set_aside copies its change to eventflow.failed_change.
 --
@@ -32,8 +32,8 @@ SELECT is((SELECT count(*) FROM built), 3::bigint, 'the three events under 4000 
 -- the envelope
 SELECT lives_ok($$SELECT event::json FROM built$$, 'each event is JSON');
 SELECT set_eq($$SELECT json_object_keys(event::json) FROM built$$,
-  ARRAY['before', 'after', 'source', 'transaction', 'op', 'ts_ms'],
-  'with Debezium''s envelope: before, after, source, transaction, op and ts_ms');
+  ARRAY['before', 'after', 'source', 'transaction', 'op', 'ts_ms', 'ts_us', 'ts_ns'],
+  'with Debezium''s envelope: before, after, source, transaction, op, ts_ms, ts_us and ts_ns');
 SELECT results_eq($$SELECT event::json->>'op', event::json->'before'->>'name', event::json->'after'->>'name' FROM built ORDER BY change_id$$,
   $$VALUES ('c', NULL, 'Zoë Čapek 日本'), ('u', 'Zoë Čapek 日本', 'Zoë Čapková'), ('d', 'Zoë Čapková', NULL)$$,
   'op, before and after are those of the insert, the update and the delete');
@@ -43,9 +43,9 @@ SELECT set_eq($$SELECT jsonb_object_keys(event::jsonb->'after') FROM built WHERE
 SELECT results_eq($$SELECT (event::json->'source'->>'changeId')::bigint FROM built ORDER BY change_id$$,
   $$SELECT change_id FROM built ORDER BY change_id$$,
   'source.changeId is the change id');
-SELECT set_eq($$SELECT (event::jsonb->'source') - ARRAY['txId', 'ts_ms', 'changeId'] FROM built$$,
+SELECT set_eq($$SELECT (event::jsonb->'source') - ARRAY['txId', 'ts_ms', 'ts_us', 'ts_ns', 'changeId'] FROM built$$,
   ARRAY[jsonb_build_object('version', '1', 'connector', 'eventflow', 'name', 'eventflow', 'db', current_database(),
-                           'schema', 'eventflow_demo', 'table', 'users', 'snapshot', 'false')],
+                           'schema', 'eventflow_demo', 'table', 'users', 'snapshot', 'false', 'sequence', NULL, 'lsn', NULL)],
   'source names the connector, the database, the schema and the table (and no snapshot)');
 SELECT results_eq($$SELECT (b.event::json->'source'->>'txId')::xid8, (b.event::json->'source'->>'ts_ms')::bigint
                       FROM built b ORDER BY b.change_id$$,

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.Date;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
@@ -19,6 +20,7 @@ import org.apache.camel.Body;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Header;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
@@ -96,7 +98,16 @@ public class ChangePublisher {
         byte[] event = envelope instanceof RawEvent raw ? raw.json() : json.writeValueAsBytes(envelope);
         // the change id; <txid>.begin and <txid>.end for a transaction's BEGIN and END
         String changeId = String.valueOf(change.getOrDefault("message_id", change.get("change_id")));
+        // a primary-key change's d and c name the other key (__debezium.newkey, __debezium.oldkey), as Debezium does
+        Map<String, Object> headers = null;
+        if (change.get("headers") instanceof String text) {
+            headers = new LinkedHashMap<>();
+            for (Map.Entry<String, JsonNode> header : json.readTree(text).properties()) {
+                headers.put(header.getKey(), header.getValue().toString());
+            }
+        }
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                .headers(headers)
                 .messageId(changeId)
                 .contentType("application/json")
                 .contentEncoding(StandardCharsets.UTF_8.name())

@@ -97,7 +97,7 @@ public class DebeziumValues {
                 String field = p.currentName();
                 p.nextToken();
                 int start = (int) p.currentTokenLocation().getCharOffset();
-                p.skipChildren();
+                skipValue(p);
                 int end = (int) p.currentLocation().getCharOffset();
                 String value = text.substring(start, end);
                 out.append(first ? "" : ",").append('"').append(field).append("\":");
@@ -125,7 +125,7 @@ public class DebeziumValues {
                 String name = p.currentName();
                 p.nextToken();
                 int start = (int) p.currentTokenLocation().getCharOffset();
-                p.skipChildren();
+                skipValue(p);
                 int end = (int) p.currentLocation().getCharOffset();
                 if (columns == null || !columns.containsKey(name)) {
                     columns = load(table);
@@ -166,7 +166,7 @@ public class DebeziumValues {
                 Column element = new Column(column.kind(), column.modifier(), false);
                 while (p.nextToken() != JsonToken.END_ARRAY) {
                     int start = (int) p.currentTokenLocation().getCharOffset();
-                    p.skipChildren();
+                    skipValue(p);
                     int end = (int) p.currentLocation().getCharOffset();
                     out.append(first ? "" : ",").append(value(element, raw.substring(start, end)));
                     first = false;
@@ -244,6 +244,15 @@ public class DebeziumValues {
         ByteBuffer wkb = ByteBuffer.allocate(21).order(ByteOrder.LITTLE_ENDIAN);
         wkb.put((byte) 1).putInt(1).putDouble(x).putDouble(y);
         return "{\"x\":" + x + ",\"y\":" + y + ",\"wkb\":\"" + Base64.getEncoder().encodeToString(wkb.array()) + "\",\"srid\":null}";
+    }
+
+    /** Past the current value, whole: a string token is read to its closing quote (Jackson reads it lazily). */
+    private static void skipValue(JsonParser p) throws IOException {
+        if (p.currentToken().isScalarValue()) {
+            p.finishToken();
+        } else {
+            p.skipChildren();
+        }
     }
 
     private static String unquoted(String raw) {

@@ -80,6 +80,10 @@ class ChangeKindsIT extends EventFlowTestSupport {
         assertEquals(2, events.get(2).json().at("/after/id").asLong());
         assertEquals("red", events.get(2).json().at("/after/label").asText());
         assertEquals(2, events.get(5).json().at("/before/id").asLong(), "a change of other columns stays an update");
+        // each names the other key in its headers, as Debezium's do
+        assertEquals("{\"id\":2}", String.valueOf(events.get(1).properties().getHeaders().get("__debezium.newkey")).replace(" ", ""));
+        assertEquals("{\"id\":1}", String.valueOf(events.get(2).properties().getHeaders().get("__debezium.oldkey")).replace(" ", ""));
+        assertEquals(null, events.get(5).properties().getHeaders(), "no headers on other changes");
     }
 
     @Test

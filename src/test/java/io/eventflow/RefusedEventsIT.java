@@ -186,10 +186,10 @@ class RefusedEventsIT extends EventFlowTestSupport {
         sql("SELECT eventflow.disable_capture('public.orders')");
     }
 
-    /** The size of the event of a user's insert as the read measures it (its ts_ms as long as a real one). */
+    /** The size of the event of a user's insert as the read measures it (its read time as long as a real one). */
     private long eventBytes(long user) throws Exception {
         return queryLong("SELECT b.bytes FROM eventflow.change_log c, eventflow.batch_events('1:1:', pg_current_snapshot(), c.id - 1, c.id,"
-                + " 9223372036854775807, 1700000000000, c.id - 1, false) b WHERE c.op = 'c' AND c.after->>'id' = '" + user + "'");
+                + " 9223372036854775807, 1700000000000000, c.id - 1, false) b WHERE c.op = 'c' AND c.after->>'id' = '" + user + "'");
     }
 
     private long queryLong(String query) throws Exception {
