@@ -36,12 +36,12 @@ BEGIN
 END;
 $$;
 
--- The changes a batch read gives, less the envelope's ts_ms (when the event was made): two reads
+-- The changes a batch read gives, less the envelope's ts_ms, ts_us and ts_ns (when the event was made): two reads
 -- of one batch give these the same.
 CREATE FUNCTION pg_temp.batch_rows(cursor_name text, max_changes integer)
 RETURNS TABLE (change_id bigint, change text, event jsonb, bytes bigint, oversized boolean)
 LANGUAGE sql AS $$
-  SELECT b.change_id, b.change, b.event::jsonb - 'ts_ms', b.bytes, b.oversized
+  SELECT b.change_id, b.change, b.event::jsonb - ARRAY['ts_ms', 'ts_us', 'ts_ns'], b.bytes, b.oversized
     FROM eventflow.next_batch(cursor_name, 'pgtap', max_changes) b
 $$;
 

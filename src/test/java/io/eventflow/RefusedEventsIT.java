@@ -113,7 +113,7 @@ class RefusedEventsIT extends EventFlowTestSupport {
         consumer.clear();
         // an event a little under the limit is published, and its message has exactly the size the
         // read measured; one a little over is set aside with the size it would have had
-        long under = insertUser("u".repeat(MAX_MESSAGE_BYTES - 600), "under@example.com");
+        long under = insertUser("u".repeat(MAX_MESSAGE_BYTES - 800), "under@example.com");
         long over = insertUser("o".repeat(MAX_MESSAGE_BYTES), "over@example.com");
         long next = insertUser("Next", "next@example.com");
         await().atMost(Duration.ofSeconds(20)).until(() -> consumer.received().stream().anyMatch(r -> r.json().at("/after/id").asLong() == next));
