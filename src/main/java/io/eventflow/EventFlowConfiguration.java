@@ -431,14 +431,11 @@ public class EventFlowConfiguration implements CamelConfiguration {
         return publisher;
     }
 
-    /** Column values as Debezium writes them (eventflow.event.values=debezium); checked at start. */
-    @BindToRegistry("debeziumValues")
-    public DebeziumValues debeziumValues() {
-        if (!"json".equals(eventValues) && !"debezium".equals(eventValues)) {
-            throw new StartupFailure("eventflow.event.values must be json or debezium, not '" + eventValues + "'", null);
-        }
+    /** How column values are written (eventflow.event.values, eventflow.event.decimal-handling); checked at start. */
+    @BindToRegistry("eventValues")
+    public EventValues eventValues() {
         try {
-            return new DebeziumValues(() -> pool, decimalHandling);
+            return new EventValues(() -> pool, eventValues, decimalHandling);
         } catch (IllegalArgumentException e) {
             throw new StartupFailure(e.getMessage(), e);
         }

@@ -168,20 +168,30 @@ class LeastPrivilegeIT extends EventFlowTestSupport {
     @Test
     void theWritersSessionSettingsDoNotChangeThePublishedValues() throws Exception {
         asApplication("CREATE TABLE shop.readings (id bigint PRIMARY KEY, ratio float8, raw bytea, took interval,"
-                        + " at timestamptz, day date, hour time, big numeric)",
+                        + " at timestamptz, day date, hour time, big numeric, cash money, local_hour timetz)",
                 "SELECT eventflow.enable_capture('shop.readings')");
         String row = " (0.1::float8 + 0.2::float8, '\\x00ff10', interval '1 day 2 hours 3.5 seconds',"
-                + " timestamptz '2024-02-29 13:14:15.123456+02', date '2024-02-29', time '13:14:15', 12345678901234567890.123)";
+                + " timestamptz '2024-02-29 13:14:15.123456+02', date '2024-02-29', time '13:14:15', 12345678901234567890.123,"
+                + " 1234.56, timetz '13:14:15+02')";
         asApplication("INSERT INTO shop.readings VALUES (1," + row.substring(2));
         asApplication("SET extra_float_digits = -3", "SET bytea_output = escape", "SET IntervalStyle = sql_standard",
                 "SET TimeZone = 'Asia/Kathmandu'", "SET DateStyle = 'ISO, DMY'",
                 "INSERT INTO shop.readings VALUES (2," + row.substring(2));
         JsonNode plain = afterOf("readings", 1);
         JsonNode odd = afterOf("readings", 2);
-        for (String column : List.of("ratio", "raw", "took", "at", "day", "hour", "big")) {
+        for (String column : List.of("ratio", "raw", "took", "at", "day", "hour", "big", "cash", "local_hour")) {
             assertEquals(plain.get(column), odd.get(column), column + " is the same whatever the writer's session says");
         }
+        // the json values: ISO 8601, exact numbers, base64
         assertEquals(0.30000000000000004, plain.get("ratio").asDouble(), 0.0, "every digit of a float");
-        assertTrue(plain.get("at").asText().endsWith("+00:00"), "times with zone in UTC: " + plain.get("at"));
+        assertEquals("2024-02-29T11:14:15.123456Z", plain.get("at").asText(), "times with zone in UTC, with Z");
+        assertEquals("11:14:15Z", plain.get("local_hour").asText());
+        assertEquals("P1DT2H3.5S", plain.get("took").asText(), "an interval as an ISO 8601 duration");
+        assertEquals("AP8Q", plain.get("raw").asText(), "bytea in base64");
+        String body = consumer.received().stream().filter(r -> r.routingKey().equals("shop.readings.c")).findFirst().orElseThrow().body();
+        assertTrue(body.contains("\"cash\":1234.56,"), "money as a number: " + body);
+        assertTrue(body.contains("\"big\":12345678901234567890.123,"), "numeric exact: " + body);
+        assertEquals("2024-02-29", plain.get("day").asText());
+        assertEquals("13:14:15", plain.get("hour").asText());
     }
 }

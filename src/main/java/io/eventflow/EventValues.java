@@ -31,16 +31,27 @@ import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import org.springframework.jdbc.core.JdbcTemplate;
 
 /**
- * Column values as Debezium 3.x writes them with its default settings (decimal.handling.mode
- * precise, time.precision.mode adaptive, binary.handling.mode bytes, interval.handling.mode
- * numeric), when {@code eventflow.event.values=debezium}: the event's {@code before} and
+ * How column values are written ({@code eventflow.event.values}): the event's {@code before} and
  * {@code after} rewritten column by column from the text the capture trigger logged, by the kind of
  * each column (eventflow.column_kinds, read once per table and again when a row's columns are not
- * the ones known). The rest of the envelope is kept as it is.
+ * the ones known); the rest of the envelope is kept as it is.
+ *
+ * <ul>
+ * <li>{@code json}: the logged text, but where it is not ISO 8601 or depends on the writer's
+ * session: timestamptz and timetz in UTC with {@code Z}, interval as an ISO 8601 duration, money as
+ * a number, bytea as base64. A row without such columns is not touched at all.
+ * <li>{@code debezium}: what Debezium 3.x writes with its default settings (decimal.handling.mode
+ * precise, time.precision.mode adaptive, binary.handling.mode bytes, interval.handling.mode
+ * numeric), decimals also as its string or double modes.
+ * </ul>
  */
-public class DebeziumValues {
+public class EventValues {
 
     private static final JsonFactory JSON = new JsonFactory();
+    /** The kinds whose logged text the json values rewrite; a table with none of them is left as it is. */
+    private static final java.util.Set<String> JSON_KINDS = java.util.Set.of("timestamptz", "timetz", "interval", "money", "bytea");
+    /** The key, in a table's columns, that says it has such a column (no column name is empty). */
+    private static final String JSON_REWRITTEN = "";
     private static final java.util.Set<String> TEMPORAL = java.util.Set.of("date", "time", "timetz", "timestamp", "timestamptz");
     private static final JsonStringEncoder QUOTE = JsonStringEncoder.getInstance();
     /** Debezium's ZonedTimestamp and ZonedTime: ISO 8601 in UTC, fractional digits as the value has them. */
@@ -57,16 +68,25 @@ public class DebeziumValues {
     }
 
     private final Supplier<DataSource> dataSource;
+    private final boolean debezium;
     private final String decimalHandling;
     private final Map<String, Map<String, Column>> tables = new ConcurrentHashMap<>();
+    private final Map<String, Long> loadedAt = new ConcurrentHashMap<>();
+    /** How long a table's column kinds are used before they are read again (a type changed by ALTER TABLE). */
+    private static final long REFRESH_NANOS = 30_000_000_000L;
 
     /**
      * @param dataSource EventFlow's pool (the catalog is read through it)
-     * @param decimalHandling precise (base64 of the unscaled value, as Debezium's default), string or
+     * @param values json or debezium
+     * @param decimalHandling with debezium values: precise (base64 of the unscaled value, as Debezium's default), string or
      *        double (as its decimal.handling.mode)
      */
-    public DebeziumValues(Supplier<DataSource> dataSource, String decimalHandling) {
+    public EventValues(Supplier<DataSource> dataSource, String values, String decimalHandling) {
+        if (!List.of("json", "debezium").contains(values)) {
+            throw new IllegalArgumentException("eventflow.event.values must be json or debezium, not '" + values + "'");
+        }
         this.dataSource = dataSource;
+        this.debezium = "debezium".equals(values);
         if (!List.of("precise", "string", "double").contains(decimalHandling)) {
             throw new IllegalArgumentException("eventflow.event.decimal-handling must be precise, string or double, not " + decimalHandling);
         }
@@ -78,7 +98,7 @@ public class DebeziumValues {
                 .appendFraction(ChronoField.NANO_OF_SECOND, 0, 9, true).toFormatter();
     }
 
-    /** Rewrites the change's event (a next_batch row) with Debezium's values; transaction events stay. */
+    /** Rewrites the change's event (a next_batch row) with the values asked for; transaction events stay. */
     public void encode(Map<String, Object> change) throws IOException {
         Object event = change.get("event");
         Object schema = change.get("schema_name");
@@ -86,6 +106,16 @@ public class DebeziumValues {
             return;
         }
         String table = schema + "." + change.get("table_name");
+        if (!debezium) {
+            Map<String, Column> columns = tables.get(table);
+            if (columns == null || stale(table)) {
+                columns = load(table);
+            }
+            if (!columns.containsKey(JSON_REWRITTEN)) {
+                // the logged text is the json form already; a column added since is found at the next load
+                return;
+            }
+        }
         byte[] json = raw.json();
         String text = new String(json, StandardCharsets.UTF_8);
         StringBuilder out = new StringBuilder(text.length() + 64);
@@ -115,7 +145,7 @@ public class DebeziumValues {
 
     /** A row's JSON object with each column's value written as Debezium writes it. */
     String row(String table, String json) throws IOException {
-        Map<String, Column> columns = tables.get(table);
+        Map<String, Column> columns = stale(table) ? null : tables.get(table);
         StringBuilder out = new StringBuilder(json.length() + 32);
         try (JsonParser p = JSON.createParser(json)) {
             p.nextToken();
@@ -149,8 +179,18 @@ public class DebeziumValues {
                 rs -> {
                     columns.put(rs.getString(1), new Column(rs.getString(2), rs.getInt(3), rs.getBoolean(4)));
                 }, table.substring(0, dot), table.substring(dot + 1));
+        if (columns.values().stream().anyMatch(c -> JSON_KINDS.contains(c.kind()))) {
+            columns.put(JSON_REWRITTEN, new Column("", 0, false));
+        }
         tables.put(table, columns);
+        loadedAt.put(table, System.nanoTime());
         return columns;
+    }
+
+    /** Read longer ago than the refresh interval: a column's type may have changed since. */
+    private boolean stale(String table) {
+        Long at = loadedAt.get(table);
+        return at == null || System.nanoTime() - at > REFRESH_NANOS;
     }
 
     /** One value (its JSON text as logged) as Debezium writes it. */
@@ -177,6 +217,18 @@ public class DebeziumValues {
         if (TEMPORAL.contains(column.kind()) && unquoted(raw).endsWith("infinity")) {
             // PostgreSQL's infinities stay the strings they are, as Debezium sends them
             return raw;
+        }
+        if (!debezium) {
+            return switch (column.kind()) {
+                case "money" -> money(unquoted(raw)).toPlainString();
+                case "timetz" -> quoted(OffsetTime.parse(unquoted(raw), PG_OFFSET_TIME).withOffsetSameInstant(ZoneOffset.UTC)
+                        .toLocalTime().format(ZONED_TIME));
+                case "timestamptz" -> quoted(OffsetDateTime.parse(unquoted(raw)).withOffsetSameInstant(ZoneOffset.UTC)
+                        .toLocalDateTime().format(ZONED_TIMESTAMP));
+                case "interval" -> quoted(Intervals.iso(unquoted(raw)));
+                case "bytea" -> quoted(Base64.getEncoder().encodeToString(HexFormat.of().parseHex(unquoted(raw).substring(2))));
+                default -> raw;
+            };
         }
         return switch (column.kind()) {
             case "numeric" -> decimal(new BigDecimal(unquoted(raw)), column.modifier());
@@ -280,6 +332,68 @@ public class DebeziumValues {
         private Intervals() {
         }
 
+        /**
+         * As an ISO 8601 duration, the form PostgreSQL writes with IntervalStyle iso_8601:
+         * {@code P1Y2M3DT4H5M6.789S}, each part with its own sign ({@code P-1DT-1S}), {@code PT0S} for none.
+         */
+        static String iso(String text) {
+            long years = 0;
+            long months = 0;
+            long days = 0;
+            long timeMicros = 0;
+            String[] parts = text.trim().split(" ");
+            for (int i = 0; i < parts.length; i++) {
+                String part = parts[i];
+                if (part.contains(":")) {
+                    timeMicros += timeMicros(part);
+                    continue;
+                }
+                long n = Long.parseLong(part);
+                String unit = parts[++i];
+                if (unit.startsWith("year")) {
+                    years += n;
+                } else if (unit.startsWith("mon")) {
+                    months += n;
+                } else if (unit.startsWith("day")) {
+                    days += n;
+                }
+            }
+            StringBuilder out = new StringBuilder("P");
+            if (years != 0) {
+                out.append(years).append('Y');
+            }
+            if (months != 0) {
+                out.append(months).append('M');
+            }
+            if (days != 0) {
+                out.append(days).append('D');
+            }
+            if (timeMicros != 0) {
+                long abs = Math.abs(timeMicros);
+                String sign = timeMicros < 0 ? "-" : "";
+                out.append('T');
+                if (abs >= 3_600_000_000L) {
+                    out.append(sign).append(abs / 3_600_000_000L).append('H');
+                }
+                if (abs % 3_600_000_000L >= 60_000_000L) {
+                    out.append(sign).append(abs % 3_600_000_000L / 60_000_000L).append('M');
+                }
+                long micros = abs % 60_000_000L;
+                if (micros != 0) {
+                    out.append(sign).append(BigDecimal.valueOf(micros, 6).stripTrailingZeros().toPlainString()).append('S');
+                }
+            }
+            return out.length() == 1 ? "PT0S" : out.toString();
+        }
+
+        private static long timeMicros(String part) {
+            boolean negative = part.startsWith("-");
+            String[] hms = (negative || part.startsWith("+") ? part.substring(1) : part).split(":");
+            long micros = Long.parseLong(hms[0]) * 3_600_000_000L + Long.parseLong(hms[1]) * 60_000_000L
+                    + new BigDecimal(hms[2]).movePointRight(6).longValue();
+            return negative ? -micros : micros;
+        }
+
         static long micros(String text) {
             long years = 0;
             long months = 0;
@@ -289,11 +403,7 @@ public class DebeziumValues {
             for (int i = 0; i < parts.length; i++) {
                 String part = parts[i];
                 if (part.contains(":")) {
-                    boolean negative = part.startsWith("-");
-                    String[] hms = (negative || part.startsWith("+") ? part.substring(1) : part).split(":");
-                    long micros = Long.parseLong(hms[0]) * 3_600_000_000L + Long.parseLong(hms[1]) * 60_000_000L
-                            + new BigDecimal(hms[2]).movePointRight(6).longValue();
-                    timeMicros += negative ? -micros : micros;
+                    timeMicros += timeMicros(part);
                     continue;
                 }
                 long n = Long.parseLong(part);
