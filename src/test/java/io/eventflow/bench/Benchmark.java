@@ -117,6 +117,11 @@ public final class Benchmark {
         boolean withDebezium() {
             return "debezium".equals(peer);
         }
+
+        /** The peer is EventFlow itself with eventflow.event.values=debezium: the cost of Debezium's values. */
+        boolean withDebeziumValues() {
+            return "values".equals(peer);
+        }
     }
 
     /** What publishes the changes: EventFlow, or the peer it is measured against. */
@@ -179,8 +184,8 @@ public final class Benchmark {
                     throw new IllegalStateException(missing);
                 }
             }
-        } else if (!"none".equals(s.peer())) {
-            throw new IllegalArgumentException("bench.peer is none or debezium, not " + s.peer());
+        } else if (!"none".equals(s.peer()) && !s.withDebeziumValues()) {
+            throw new IllegalArgumentException("bench.peer is none, debezium or values, not " + s.peer());
         }
         report.put("date", Instant.now().toString());
         report.put("machine", machine());
@@ -207,6 +212,9 @@ public final class Benchmark {
             if (s.withDebezium()) {
                 report.put("debezium", measure("debezium", consumer, baseSingle, baseBatch));
             }
+            if (s.withDebeziumValues()) {
+                report.put("values", measure("values", consumer, baseSingle, baseBatch));
+            }
             report.put("loadAverageAtEnd", loadAverage());
             report.put("failures", failures);
         } finally {
@@ -228,8 +236,8 @@ public final class Benchmark {
         newDatabase(peer);
         Pipeline pipeline = null;
         try {
-            if (peer.equals("eventflow")) {
-                EventFlowProcess ef = EventFlowProcess.start(s, database, exchange, unrouted);
+            if (peer.equals("eventflow") || peer.equals("values")) {
+                EventFlowProcess ef = EventFlowProcess.start(s, database, exchange, unrouted, peer.equals("values"));
                 pipeline = ef;
                 for (String table : TABLES) {
                     sql("SELECT eventflow.enable_capture('public." + table + "')");
@@ -915,7 +923,10 @@ public final class Benchmark {
         private final int port;
         private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
 
-        private EventFlowProcess(Process process, List<String> command, String jvmFlags, double startSeconds, int port) {
+        private final String name;
+
+        private EventFlowProcess(Process process, List<String> command, String jvmFlags, double startSeconds, int port, String name) {
+            this.name = name;
             this.port = port;
             this.process = process;
             this.command = command;
@@ -924,7 +935,8 @@ public final class Benchmark {
             this.rss = new RssSampler(process);
         }
 
-        static EventFlowProcess start(Settings s, String database, String exchange, String unrouted) throws Exception {
+        /** @param debeziumValues with eventflow.event.values=debezium (else its default, json) */
+        static EventFlowProcess start(Settings s, String database, String exchange, String unrouted, boolean debeziumValues) throws Exception {
             int port;
             try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
                 port = socket.getLocalPort();
@@ -939,7 +951,8 @@ public final class Benchmark {
                     "-Deventflow.jmx.port=0",
                     "-Dcamel.main.routes-reload-enabled=false",
                     // the product alone; -Dbench.stream=true adds the web demo, whose change stream is a second consumer of every event
-                    "-Deventflow.demo.enabled=" + Settings.get("bench.stream", "false"));
+                    "-Deventflow.demo.enabled=" + Settings.get("bench.stream", "false"),
+                    "-Deventflow.event.values=" + (debeziumValues ? "debezium" : "json"));
             List<String> command = new ArrayList<>();
             command.add(s.projectDir().resolve(s.launcher()).toString());
             ProcessBuilder builder = new ProcessBuilder(command).directory(s.projectDir().toFile())
@@ -979,7 +992,7 @@ public final class Benchmark {
             }
             double startSeconds = (System.nanoTime() - t0) / 1e9;
             String flags = s.jvmFlags().isEmpty() ? launcherFlags(s.projectDir().resolve(s.launcher())) : s.jvmFlags();
-            return new EventFlowProcess(process, command, flags, startSeconds, port);
+            return new EventFlowProcess(process, command, flags, startSeconds, port, debeziumValues ? "EventFlow, debezium values" : "EventFlow");
         }
 
         /** The JVM flags the launcher uses by default (its EVENTFLOW_JVM_FLAGS line). */
@@ -1014,7 +1027,7 @@ public final class Benchmark {
 
         @Override
         public String name() {
-            return "EventFlow";
+            return name;
         }
 
         @Override
@@ -1078,7 +1091,11 @@ public final class Benchmark {
     @SuppressWarnings("unchecked")
     private String table() {
         Map<String, Object> ef = (Map<String, Object>) report.get("eventflow");
-        Map<String, Object> dbz = (Map<String, Object>) report.get("debezium");
+        // the peer: Debezium Server, or EventFlow with Debezium's values
+        boolean values = report.get("values") != null;
+        Map<String, Object> dbz = (Map<String, Object>) report.get(values ? "values" : "debezium");
+        String peerName = values ? "EF, debezium values" : "Debezium";
+        String ratioName = values ? "json ÷ dbz values" : "EF ÷ Dbz";
         Map<String, Object> base = (Map<String, Object>) report.get("baseline");
         boolean peer = dbz != null;
         StringBuilder t = new StringBuilder();
@@ -1086,10 +1103,10 @@ public final class Benchmark {
         t.append(String.format("load average at start %s, at end %s; writers alone: %s single-row TPS, %s rows/s in %d-row transactions%n%n",
                 ((Map<String, Object>) report.get("machine")).get("loadAverage"), report.get("loadAverageAtEnd"),
                 f0(base.get("singleTps")), f0(base.get("batchRowsPerSecond")), settings.txRows()));
-        String row = peer ? "| %-50s | %-22s | %-22s | %-9s | %-22s |%n" : "| %-50s | %-22s | %-22s |%n";
-        t.append(peer ? String.format(row, "measure", "EventFlow", "Debezium", "EF ÷ Dbz", "target (EF ÷ Dbz)")
+        String row = peer ? "| %-50s | %-22s | %-22s | %-17s | %-22s |%n" : "| %-50s | %-22s | %-22s |%n";
+        t.append(peer ? String.format(row, "measure", "EventFlow", peerName, ratioName, values ? "" : "target (EF ÷ Dbz)")
                 : String.format(row, "measure", "EventFlow", "target"));
-        t.append(peer ? String.format(row, "-".repeat(50), "-".repeat(22), "-".repeat(22), "-".repeat(9), "-".repeat(22))
+        t.append(peer ? String.format(row, "-".repeat(50), "-".repeat(22), "-".repeat(22), "-".repeat(17), "-".repeat(22))
                 : String.format(row, "-".repeat(50), "-".repeat(22), "-".repeat(22)));
         java.util.function.BiConsumer<String, Object[]> line = (measure, cells) -> {
             // cells: EventFlow's text, Debezium's text, the ratio (a number or NaN), the target
@@ -1106,7 +1123,7 @@ public final class Benchmark {
                 case "batch" -> f0(figure(ef, w, "changes")) + " rows in " + settings.txRows() + "-row transactions";
                 default -> "steady " + settings.steadyRate() + " changes/s for " + settings.steadySeconds() + " s";
             };
-            t.append(String.format(peer ? "| %-50s | %-22s | %-22s | %-9s | %-22s |%n" : "| %-50s | %-22s | %-22s |%n",
+            t.append(String.format(peer ? "| %-50s | %-22s | %-22s | %-17s | %-22s |%n" : "| %-50s | %-22s | %-22s |%n",
                     peer ? new Object[] {"**" + title + "**", "", "", "", ""} : new Object[] {"**" + title + "**", "", ""}));
             String eventsTarget = w.equals("single") ? ">= 1.2x" : w.equals("batch") ? ">= 1.5x" : "";
             if (!w.equals("steady")) {
@@ -1128,7 +1145,7 @@ public final class Benchmark {
             line.accept("  CPU s: whole machine", cells(ef, dbz, w, "cpuSeconds.machine busy", 1, w.equals("steady") ? "<= 1x" : ""));
             line.accept("  peak resident memory of the pipeline (MB)", cells(ef, dbz, w, "peakRssMb", 0, w.equals("single") ? "<= 0.25x" : ""));
         }
-        for (Map.Entry<String, Map<String, Object>> p : peer ? List.of(Map.entry("EventFlow", ef), Map.entry("Debezium", dbz)) : List.of(Map.entry("EventFlow", ef))) {
+        for (Map.Entry<String, Map<String, Object>> p : peer ? List.of(Map.entry("EventFlow", ef), Map.entry(peerName, dbz)) : List.of(Map.entry("EventFlow", ef))) {
             Map<String, Object> process = (Map<String, Object>) p.getValue().get("process");
             t.append(String.format("%s: %s; up in %.1f s; idle resident memory %s MB after start, %s MB after the load%n", p.getKey(),
                     process.get("command"), ((Number) process.get("startSeconds")).doubleValue(), f0(process.get("idleRssAfterStartMb")),
