@@ -336,12 +336,12 @@ public class EventValues {
         private Intervals() {
         }
 
-        /**
-         * As an ISO 8601 duration, the form PostgreSQL writes with IntervalStyle iso_8601:
-         * {@code P1Y2M3DT4H5M6.789S}, each part with its own sign ({@code P-1DT-1S}), {@code PT0S} for none.
-         */
-        static String iso(String text) {
-            long years = 0;
+        /** An interval's parts: months (a year is 12), days and the time of day in microseconds, each with its sign. */
+        record Parts(long months, long days, long timeMicros) {
+        }
+
+        /** Reads PostgreSQL's interval text (IntervalStyle postgres: "1 year 2 mons -3 days +04:05:06.5"). */
+        static Parts parse(String text) {
             long months = 0;
             long days = 0;
             long timeMicros = 0;
@@ -349,32 +349,45 @@ public class EventValues {
             for (int i = 0; i < parts.length; i++) {
                 String part = parts[i];
                 if (part.contains(":")) {
-                    timeMicros += timeMicros(part);
+                    boolean negative = part.startsWith("-");
+                    String[] hms = (negative || part.startsWith("+") ? part.substring(1) : part).split(":");
+                    long micros = Long.parseLong(hms[0]) * 3_600_000_000L + Long.parseLong(hms[1]) * 60_000_000L
+                            + new BigDecimal(hms[2]).movePointRight(6).longValue();
+                    timeMicros += negative ? -micros : micros;
                     continue;
                 }
                 long n = Long.parseLong(part);
                 String unit = parts[++i];
                 if (unit.startsWith("year")) {
-                    years += n;
+                    months += 12 * n;
                 } else if (unit.startsWith("mon")) {
                     months += n;
                 } else if (unit.startsWith("day")) {
                     days += n;
                 }
             }
+            return new Parts(months, days, timeMicros);
+        }
+
+        /**
+         * As an ISO 8601 duration, the form PostgreSQL writes with IntervalStyle iso_8601:
+         * {@code P1Y2M3DT4H5M6.789S}, each part with its own sign ({@code P-1DT-1S}), {@code PT0S} for none.
+         */
+        static String iso(String text) {
+            Parts p = parse(text);
             StringBuilder out = new StringBuilder("P");
-            if (years != 0) {
-                out.append(years).append('Y');
+            if (p.months() / 12 != 0) {
+                out.append(p.months() / 12).append('Y');
             }
-            if (months != 0) {
-                out.append(months).append('M');
+            if (p.months() % 12 != 0) {
+                out.append(p.months() % 12).append('M');
             }
-            if (days != 0) {
-                out.append(days).append('D');
+            if (p.days() != 0) {
+                out.append(p.days()).append('D');
             }
-            if (timeMicros != 0) {
-                long abs = Math.abs(timeMicros);
-                String sign = timeMicros < 0 ? "-" : "";
+            if (p.timeMicros() != 0) {
+                long abs = Math.abs(p.timeMicros());
+                String sign = p.timeMicros() < 0 ? "-" : "";
                 out.append('T');
                 if (abs >= 3_600_000_000L) {
                     out.append(sign).append(abs / 3_600_000_000L).append('H');
@@ -390,38 +403,11 @@ public class EventValues {
             return out.length() == 1 ? "PT0S" : out.toString();
         }
 
-        private static long timeMicros(String part) {
-            boolean negative = part.startsWith("-");
-            String[] hms = (negative || part.startsWith("+") ? part.substring(1) : part).split(":");
-            long micros = Long.parseLong(hms[0]) * 3_600_000_000L + Long.parseLong(hms[1]) * 60_000_000L
-                    + new BigDecimal(hms[2]).movePointRight(6).longValue();
-            return negative ? -micros : micros;
-        }
-
+        /** As Debezium's MicroDuration: microseconds, a month being DAYS_PER_MONTH days. */
         static long micros(String text) {
-            long years = 0;
-            long months = 0;
-            long days = 0;
-            long timeMicros = 0;
-            String[] parts = text.trim().split(" ");
-            for (int i = 0; i < parts.length; i++) {
-                String part = parts[i];
-                if (part.contains(":")) {
-                    timeMicros += timeMicros(part);
-                    continue;
-                }
-                long n = Long.parseLong(part);
-                String unit = parts[++i];
-                if (unit.startsWith("year")) {
-                    years += n;
-                } else if (unit.startsWith("mon")) {
-                    months += n;
-                } else if (unit.startsWith("day")) {
-                    days += n;
-                }
-            }
-            double totalDays = (years * 12 + months) * DAYS_PER_MONTH + days;
-            return Math.round(totalDays * 86_400_000_000.0) + timeMicros;
+            Parts p = parse(text);
+            double totalDays = p.months() * DAYS_PER_MONTH + p.days();
+            return Math.round(totalDays * 86_400_000_000.0) + p.timeMicros();
         }
     }
 }

@@ -1112,7 +1112,7 @@ public final class Benchmark {
             // cells: EventFlow's text, Debezium's text, the ratio (a number or NaN), the target
             if (peer) {
                 double r = (double) cells[2];
-                t.append(String.format(row, measure, cells[0], cells[1], Double.isNaN(r) ? "" : String.format(Locale.ROOT, "%.2fx", r), cells[3]));
+                t.append(String.format(row, measure, cells[0], cells[1], Double.isNaN(r) ? "" : String.format(Locale.ROOT, "%.2fx", r), values ? "" : cells[3]));
             } else {
                 t.append(String.format(row, measure, cells[0], cells[3]));
             }
