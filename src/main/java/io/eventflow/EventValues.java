@@ -28,6 +28,8 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
 
 /**
@@ -66,6 +68,12 @@ public class EventValues {
     /** A column: its kind (eventflow.column_kinds), its precision or scale, whether it is an array. */
     record Column(String kind, int modifier, boolean array) {
     }
+
+    /** A column whose values are published as logged. */
+    private static final Column AS_LOGGED = new Column("text", 0, false);
+    private static final Logger LOG = LoggerFactory.getLogger(EventValues.class);
+    /** The columns a value of which could not be rewritten, each logged once. */
+    private final java.util.Set<String> unforeseen = ConcurrentHashMap.newKeySet();
 
     private final Supplier<DataSource> dataSource;
     private final boolean debezium;
@@ -109,7 +117,7 @@ public class EventValues {
         if (!debezium) {
             Map<String, Column> columns = tables.get(table);
             if (columns == null || stale(table)) {
-                columns = load(table);
+                columns = load(table, (String) schema, (String) change.get("table_name"));
             }
             if (!columns.containsKey(JSON_REWRITTEN)) {
                 // the logged text is the json form already; a column added since is found at the next load
@@ -133,7 +141,7 @@ public class EventValues {
                 out.append(first ? "" : ",").append('"').append(field).append("\":");
                 first = false;
                 if (("before".equals(field) || "after".equals(field)) && !"null".equals(value)) {
-                    out.append(row(table, value));
+                    out.append(row(table, (String) schema, (String) change.get("table_name"), value));
                 } else {
                     out.append(value);
                 }
@@ -143,8 +151,8 @@ public class EventValues {
         change.put("event", new RawEvent(out.toString().getBytes(StandardCharsets.UTF_8)));
     }
 
-    /** A row's JSON object with each column's value written as Debezium writes it. */
-    String row(String table, String json) throws IOException {
+    /** A row's JSON object with each column's value written as the values asked for. */
+    String row(String table, String schema, String tableName, String json) throws IOException {
         Map<String, Column> columns = stale(table) ? null : tables.get(table);
         StringBuilder out = new StringBuilder(json.length() + 32);
         try (JsonParser p = JSON.createParser(json)) {
@@ -158,27 +166,40 @@ public class EventValues {
                 skipValue(p);
                 int end = (int) p.currentLocation().getCharOffset();
                 if (columns == null || !columns.containsKey(name)) {
-                    columns = load(table);
+                    columns = load(table, schema, tableName);
                 }
                 Column column = columns.get(name);
+                if (column == null) {
+                    // not in the catalog (dropped or renamed since the row was logged): as logged, until the next refresh
+                    column = AS_LOGGED;
+                    columns.put(name, column);
+                }
                 out.append(first ? "" : ",");
                 first = false;
                 out.append('"').append(QUOTE.quoteAsString(name)).append("\":");
                 String raw = json.substring(start, end);
-                out.append(column == null ? raw : value(column, raw));
+                try {
+                    out.append(value(column, raw));
+                } catch (RuntimeException e) {
+                    // a value of a form not foreseen: published as logged, never a batch stuck on it
+                    if (unforeseen.add(table + "." + name)) {
+                        LOG.warn("Column {} of {}: a value of kind {} is published as logged ({}): {}", name, table, column.kind(),
+                                e.getMessage(), raw.length() > 100 ? raw.substring(0, 100) + "..." : raw);
+                    }
+                    out.append(raw);
+                }
             }
             out.append('}');
         }
         return out.toString();
     }
 
-    private Map<String, Column> load(String table) {
-        int dot = table.indexOf('.');
+    private Map<String, Column> load(String table, String schema, String tableName) {
         Map<String, Column> columns = new ConcurrentHashMap<>();
         new JdbcTemplate(dataSource.get()).query("SELECT column_name, kind, coalesce(modifier, 0), is_array FROM eventflow.column_kinds(?, ?)",
                 rs -> {
                     columns.put(rs.getString(1), new Column(rs.getString(2), rs.getInt(3), rs.getBoolean(4)));
-                }, table.substring(0, dot), table.substring(dot + 1));
+                }, schema, tableName);
         if (columns.values().stream().anyMatch(c -> JSON_KINDS.contains(c.kind()))) {
             columns.put(JSON_REWRITTEN, new Column("", 0, false));
         }
@@ -193,7 +214,7 @@ public class EventValues {
         return at == null || System.nanoTime() - at > REFRESH_NANOS;
     }
 
-    /** One value (its JSON text as logged) as Debezium writes it. */
+    /** One value (its JSON text as logged) as the values asked for write it. */
     String value(Column column, String raw) throws IOException {
         if ("null".equals(raw)) {
             return raw;
@@ -218,15 +239,23 @@ public class EventValues {
             // PostgreSQL's infinities stay the strings they are, as Debezium sends them
             return raw;
         }
+        // the same in both: times with zone in UTC with Z, bytea in base64
+        switch (column.kind()) {
+            case "timetz":
+                return quoted(OffsetTime.parse(unquoted(raw), PG_OFFSET_TIME).withOffsetSameInstant(ZoneOffset.UTC)
+                        .toLocalTime().format(ZONED_TIME));
+            case "timestamptz":
+                return quoted(OffsetDateTime.parse(unquoted(raw)).withOffsetSameInstant(ZoneOffset.UTC)
+                        .toLocalDateTime().format(ZONED_TIMESTAMP));
+            case "bytea":
+                return quoted(Base64.getEncoder().encodeToString(HexFormat.of().parseHex(unquoted(raw).substring(2))));
+            default:
+                break;
+        }
         if (!debezium) {
             return switch (column.kind()) {
                 case "money" -> money(unquoted(raw)).toPlainString();
-                case "timetz" -> quoted(OffsetTime.parse(unquoted(raw), PG_OFFSET_TIME).withOffsetSameInstant(ZoneOffset.UTC)
-                        .toLocalTime().format(ZONED_TIME));
-                case "timestamptz" -> quoted(OffsetDateTime.parse(unquoted(raw)).withOffsetSameInstant(ZoneOffset.UTC)
-                        .toLocalDateTime().format(ZONED_TIMESTAMP));
                 case "interval" -> quoted(Intervals.iso(unquoted(raw)));
-                case "bytea" -> quoted(Base64.getEncoder().encodeToString(HexFormat.of().parseHex(unquoted(raw).substring(2))));
                 default -> raw;
             };
         }
@@ -239,14 +268,9 @@ public class EventValues {
             case "money" -> decimal(money(unquoted(raw)), 2);
             case "date" -> String.valueOf(LocalDate.parse(unquoted(raw)).toEpochDay());
             case "time" -> time(LocalTime.parse(unquoted(raw)), column.modifier());
-            case "timetz" -> quoted(OffsetTime.parse(unquoted(raw), PG_OFFSET_TIME).withOffsetSameInstant(ZoneOffset.UTC)
-                    .toLocalTime().format(ZONED_TIME));
             case "timestamp" -> timestamp(LocalDateTime.parse(unquoted(raw)), column.modifier());
-            case "timestamptz" -> quoted(OffsetDateTime.parse(unquoted(raw)).withOffsetSameInstant(ZoneOffset.UTC)
-                    .toLocalDateTime().format(ZONED_TIMESTAMP));
             case "interval" -> String.valueOf(Intervals.micros(unquoted(raw)));
             case "json" -> quoted(raw);
-            case "bytea" -> quoted(Base64.getEncoder().encodeToString(HexFormat.of().parseHex(unquoted(raw).substring(2))));
             case "point" -> point(unquoted(raw));
             default -> raw;
         };
