@@ -107,6 +107,8 @@ public class EventFlowConfiguration implements CamelConfiguration {
     private String eventValues;
     @PropertyInject("eventflow.event.decimal-handling")
     private String decimalHandling;
+    @PropertyInject("eventflow.rabbitmq.max-message-bytes")
+    private long maxMessageBytes;
 
     private final WakeupListener wakeupListener = new WakeupListener(1000);
     private final CaptureStats captureStats = new CaptureStats(wakeupListener);
@@ -435,7 +437,7 @@ public class EventFlowConfiguration implements CamelConfiguration {
     @BindToRegistry("eventValues")
     public EventValues eventValues() {
         try {
-            return new EventValues(() -> pool, eventValues, decimalHandling);
+            return new EventValues(() -> pool, eventValues, decimalHandling, maxMessageBytes);
         } catch (IllegalArgumentException e) {
             throw new StartupFailure(e.getMessage(), e);
         }

@@ -76,6 +76,8 @@ public class EventValues {
     private final java.util.Set<String> unforeseen = ConcurrentHashMap.newKeySet();
 
     private final Supplier<DataSource> dataSource;
+    /** eventflow.rabbitmq.max-message-bytes: an event rewritten past it is set aside, as one logged past it is. */
+    private final long maxEventBytes;
     private final boolean debezium;
     private final String decimalHandling;
     private final Map<String, Map<String, Column>> tables = new ConcurrentHashMap<>();
@@ -88,8 +90,10 @@ public class EventValues {
      * @param values json or debezium
      * @param decimalHandling with debezium values: precise (base64 of the unscaled value, as Debezium's default), string or
      *        double (as its decimal.handling.mode)
+     * @param maxEventBytes the broker's limit: a rewritten event over it is marked oversized
      */
-    public EventValues(Supplier<DataSource> dataSource, String values, String decimalHandling) {
+    public EventValues(Supplier<DataSource> dataSource, String values, String decimalHandling, long maxEventBytes) {
+        this.maxEventBytes = maxEventBytes;
         if (!List.of("json", "debezium").contains(values)) {
             throw new IllegalArgumentException("eventflow.event.values must be json or debezium, not '" + values + "'");
         }
@@ -148,7 +152,13 @@ public class EventValues {
             }
             out.append('}');
         }
-        change.put("event", new RawEvent(out.toString().getBytes(StandardCharsets.UTF_8)));
+        byte[] rewritten = out.toString().getBytes(StandardCharsets.UTF_8);
+        change.put("event", new RawEvent(rewritten));
+        // the size the broker sees: an interval's ISO form, or a json column as a Debezium string, may be longer
+        change.put("bytes", (long) rewritten.length);
+        if (rewritten.length > maxEventBytes) {
+            change.put("oversized", true);
+        }
     }
 
     /** A row's JSON object with each column's value written as the values asked for. */
