@@ -120,9 +120,8 @@ DROP FUNCTION IF EXISTS eventflow.snapshot_chunk(integer);
 --   transactions running at that moment (in pg_locks, each holds the lock on its own id) to end,
 --   then the read, in primary-key order with LIMIT max_rows + 1 (one more row says whether this is
 --   the table's last chunk), and the 'r' changes logged with the ids taken (OVERRIDING SYSTEM
---   VALUE). A transaction
---   still running after max_wait (a session idle in a transaction, say) ends the call: the job
---   keeps its place, and its error names who holds it up.
+--   VALUE). A transaction still running after max_wait (a session idle in a transaction, say) ends
+--   the call: the job keeps its place, and its error names who holds it up.
 --
 -- Returns:
 --   how many rows it logged; NULL when no snapshot waits (or the chunk could not go on: its error
