@@ -125,11 +125,13 @@ LANGUAGE sql STABLE AS $$
    ORDER BY c.sort_id, c.sort_kind
 $$;
 
--- Function: eventflow.next_batch(cursor_name text, holder text, max_changes integer, max_bytes bigint, max_event_bytes bigint)
+-- Function: eventflow.next_batch(cursor_name text, holder text, max_changes integer, max_bytes bigint, max_event_bytes bigint,
+--                                 transaction_events boolean)
 --
 --   The next changes a cursor publishes: one row per change, in change-id order: its id, table,
---   operation, routing key, event, the event's size in bytes and whether that is over
---   max_event_bytes (see batch_events). Called again before finish_batch, it returns the same batch: a crash between
+--   operation, routing key, event, the event's size in bytes, whether that is over
+--   max_event_bytes, its message id and headers (see batch_events; with transaction_events, the
+--   transactions' BEGIN and END rows too). Called again before finish_batch, it returns the same batch: a crash between
 --   publishing and finishing publishes exactly that batch again. Only the cursor's holder may call
 --   it (claim_cursor).
 --
