@@ -112,47 +112,26 @@ public class EventValues {
 
     /** Rewrites the change's event (a next_batch row) with the values asked for; transaction events stay. */
     public void encode(Map<String, Object> change) throws IOException {
-        Object event = change.get("event");
-        Object schema = change.get("schema_name");
-        if (!(event instanceof RawEvent raw) || schema == null) {
+        if (!(change.get("event") instanceof RawEvent raw) || !(change.get("schema_name") instanceof String schema)) {
             return;
         }
-        String table = schema + "." + change.get("table_name");
+        String tableName = (String) change.get("table_name");
+        // the cache's key: no name holds a NUL, so no two tables share one (as "a.b"."c" and "a"."b.c" would with a dot)
+        String table = schema + '\u0000' + tableName;
         if (!debezium) {
             Map<String, Column> columns = tables.get(table);
             if (columns == null || stale(table)) {
-                columns = load(table, (String) schema, (String) change.get("table_name"));
+                columns = load(table, schema, tableName);
             }
             if (!columns.containsKey(JSON_REWRITTEN)) {
                 // the logged text is the json form already; a column added since is found at the next load
                 return;
             }
         }
-        byte[] json = raw.json();
-        String text = new String(json, StandardCharsets.UTF_8);
-        StringBuilder out = new StringBuilder(text.length() + 64);
-        try (JsonParser p = JSON.createParser(text)) {
-            p.nextToken();
-            out.append('{');
-            boolean first = true;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String field = p.currentName();
-                p.nextToken();
-                int start = (int) p.currentTokenLocation().getCharOffset();
-                skipValue(p);
-                int end = (int) p.currentLocation().getCharOffset();
-                String value = text.substring(start, end);
-                out.append(first ? "" : ",").append('"').append(field).append("\":");
-                first = false;
-                if (("before".equals(field) || "after".equals(field)) && !"null".equals(value)) {
-                    out.append(row(table, (String) schema, (String) change.get("table_name"), value));
-                } else {
-                    out.append(value);
-                }
-            }
-            out.append('}');
-        }
-        byte[] rewritten = out.toString().getBytes(StandardCharsets.UTF_8);
+        String envelope = rewrite(new String(raw.json(), StandardCharsets.UTF_8), (field, value) ->
+                ("before".equals(field) || "after".equals(field)) && !"null".equals(value)
+                        ? row(table, schema, tableName, value) : value);
+        byte[] rewritten = envelope.getBytes(StandardCharsets.UTF_8);
         change.put("event", new RawEvent(rewritten));
         // the size the broker sees: an interval's ISO form, or a json column as a Debezium string, may be longer
         change.put("bytes", (long) rewritten.length);
@@ -161,45 +140,62 @@ public class EventValues {
         }
     }
 
-    /** A row's JSON object with each column's value written as the values asked for. */
+    /** A row's JSON object with each column's value written as the values asked for ({@code table}: the cache's key). */
     String row(String table, String schema, String tableName, String json) throws IOException {
-        Map<String, Column> columns = stale(table) ? null : tables.get(table);
+        return rewrite(json, (name, raw) -> {
+            Map<String, Column> columns = tables.get(table);
+            if (columns == null || !columns.containsKey(name) || stale(table)) {
+                columns = load(table, schema, tableName);
+            }
+            // not in the catalog (dropped or renamed since the row was logged): as logged, until the next refresh
+            Column column = columns.computeIfAbsent(name, unknown -> AS_LOGGED);
+            try {
+                return value(column, raw);
+            } catch (RuntimeException e) {
+                // a value of a form not foreseen: published as logged, never a batch stuck on it
+                if (unforeseen.add(table + '\u0000' + name)) {
+                    LOG.warn("Column {} of {}.{}: a value of kind {} is published as logged ({}): {}", name, schema, tableName, column.kind(),
+                            e.getMessage(), raw.length() > 100 ? raw.substring(0, 100) + "..." : raw);
+                }
+                return raw;
+            }
+        });
+    }
+
+    /** What a member of a JSON object (its name) or array (name null), given as its text, is written as. */
+    @FunctionalInterface
+    interface Member {
+        String write(String name, String raw) throws IOException;
+    }
+
+    /**
+     * A JSON object or array written again member by member: each member's text as it is in
+     * {@code json} (a string or a nested value exactly as written) goes through {@code member};
+     * names are kept, the rest is compact.
+     */
+    static String rewrite(String json, Member member) throws IOException {
         StringBuilder out = new StringBuilder(json.length() + 32);
         try (JsonParser p = JSON.createParser(json)) {
-            p.nextToken();
-            out.append('{');
+            boolean object = p.nextToken() == JsonToken.START_OBJECT;
+            out.append(object ? '{' : '[');
             boolean first = true;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
+            for (JsonToken token = p.nextToken(); token != JsonToken.END_OBJECT && token != JsonToken.END_ARRAY; token = p.nextToken()) {
+                String name = null;
+                if (object) {
+                    name = p.currentName();
+                    p.nextToken();
+                }
                 int start = (int) p.currentTokenLocation().getCharOffset();
                 skipValue(p);
                 int end = (int) p.currentLocation().getCharOffset();
-                if (columns == null || !columns.containsKey(name)) {
-                    columns = load(table, schema, tableName);
-                }
-                Column column = columns.get(name);
-                if (column == null) {
-                    // not in the catalog (dropped or renamed since the row was logged): as logged, until the next refresh
-                    column = AS_LOGGED;
-                    columns.put(name, column);
-                }
                 out.append(first ? "" : ",");
                 first = false;
-                out.append('"').append(QUOTE.quoteAsString(name)).append("\":");
-                String raw = json.substring(start, end);
-                try {
-                    out.append(value(column, raw));
-                } catch (RuntimeException e) {
-                    // a value of a form not foreseen: published as logged, never a batch stuck on it
-                    if (unforeseen.add(table + "." + name)) {
-                        LOG.warn("Column {} of {}: a value of kind {} is published as logged ({}): {}", name, table, column.kind(),
-                                e.getMessage(), raw.length() > 100 ? raw.substring(0, 100) + "..." : raw);
-                    }
-                    out.append(raw);
+                if (object) {
+                    out.append('"').append(QUOTE.quoteAsString(name)).append("\":");
                 }
+                out.append(member.write(name, json.substring(start, end)));
             }
-            out.append('}');
+            out.append(object ? '}' : ']');
         }
         return out.toString();
     }
@@ -230,20 +226,8 @@ public class EventValues {
             return raw;
         }
         if (column.array()) {
-            StringBuilder out = new StringBuilder("[");
-            try (JsonParser p = JSON.createParser(raw)) {
-                p.nextToken();
-                boolean first = true;
-                Column element = new Column(column.kind(), column.modifier(), false);
-                while (p.nextToken() != JsonToken.END_ARRAY) {
-                    int start = (int) p.currentTokenLocation().getCharOffset();
-                    skipValue(p);
-                    int end = (int) p.currentLocation().getCharOffset();
-                    out.append(first ? "" : ",").append(value(element, raw.substring(start, end)));
-                    first = false;
-                }
-            }
-            return out.append(']').toString();
+            Column element = new Column(column.kind(), column.modifier(), false);
+            return rewrite(raw, (none, item) -> value(element, item));
         }
         if (TEMPORAL.contains(column.kind()) && unquoted(raw).endsWith("infinity")) {
             // PostgreSQL's infinities stay the strings they are, as Debezium sends them
