@@ -243,6 +243,8 @@ DECLARE
   unknown text[];
   kind "char";
   key_columns text;
+  old_key text;
+  new_key text;
   key_names text;
   partitioned text := '';
   part regclass;
@@ -269,17 +271,17 @@ BEGIN
     'FOR EACH ROW EXECUTE FUNCTION eventflow.capture_change(%s)',
     target,
     (SELECT coalesce(string_agg(quote_literal(c), ', '), '') FROM unnest(masked_columns) AS c));
-  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i), string_agg(quote_literal(a.attname), ', ' ORDER BY k.i)
-    INTO key_columns, key_names
-    FROM pg_constraint p
-   CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k(attnum, i)
-    JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.attnum
-   WHERE p.conrelid = target AND p.contype = 'p';
+  SELECT string_agg(quote_ident(k.column_name), ', ' ORDER BY k.key_position),
+         string_agg('OLD.' || quote_ident(k.column_name), ', ' ORDER BY k.key_position),
+         string_agg('NEW.' || quote_ident(k.column_name), ', ' ORDER BY k.key_position),
+         string_agg(quote_literal(k.column_name), ', ' ORDER BY k.key_position)
+    INTO key_columns, old_key, new_key, key_names
+    FROM eventflow.key_columns(target) k;
   IF key_columns IS NOT NULL THEN
     EXECUTE format(
       'CREATE TRIGGER eventflow_capture_key AFTER UPDATE OF %1$s ON %2$s '
-      'FOR EACH ROW WHEN ((OLD.%3$s) IS DISTINCT FROM (NEW.%4$s)) EXECUTE FUNCTION eventflow.key_changed(%5$s)',
-      key_columns, target, replace(key_columns, ', ', ', OLD.'), replace(key_columns, ', ', ', NEW.'), key_names);
+      'FOR EACH ROW WHEN ((%3$s) IS DISTINCT FROM (%4$s)) EXECUTE FUNCTION eventflow.key_changed(%5$s)',
+      key_columns, target, old_key, new_key, key_names);
   END IF;
   EXECUTE format(
     'CREATE TRIGGER eventflow_capture_log AFTER INSERT OR UPDATE OR DELETE ON %s '
@@ -294,6 +296,21 @@ BEGIN
       'FOR EACH STATEMENT EXECUTE FUNCTION eventflow.log_change(%s)', part, partitioned);
   END LOOP;
 END;
+$$;
+
+-- Function: eventflow.key_columns(target regclass)
+--
+--   The columns of a table's primary key, in the key's order, with their types as SQL writes them
+--   (no row for a table without one): for the key-change trigger and the snapshots' chunks.
+CREATE OR REPLACE FUNCTION eventflow.key_columns(target regclass)
+RETURNS TABLE (key_position integer, column_name name, type_name text)
+LANGUAGE sql STABLE AS $$
+  SELECT k.i::integer, a.attname, format_type(a.atttypid, a.atttypmod)
+    FROM pg_constraint p
+   CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k(attnum, i)
+    JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.attnum
+   WHERE p.conrelid = target AND p.contype = 'p'
+   ORDER BY k.i
 $$;
 
 -- Function: eventflow.check_capturable(target regclass)

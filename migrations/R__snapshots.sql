@@ -67,7 +67,7 @@ DECLARE
   reader regrole := (SELECT n.nspowner::regrole FROM pg_namespace n WHERE n.nspname = 'eventflow');
   cast_column text;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = target AND p.contype = 'p') THEN
+  IF NOT EXISTS (SELECT 1 FROM eventflow.key_columns(target)) THEN
     RAISE EXCEPTION 'cannot snapshot %: it has no primary key, and an incremental snapshot reads a table in primary-key order', target
       USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = 'add a primary key (ALTER TABLE ... ADD PRIMARY KEY), then ask again';
@@ -164,12 +164,9 @@ BEGIN
   END IF;
   BEGIN
     PERFORM eventflow.check_snapshot(target);
-    SELECT array_agg(quote_ident(a.attname) ORDER BY k.i), array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.i)
+    SELECT array_agg(quote_ident(k.column_name) ORDER BY k.key_position), array_agg(k.type_name ORDER BY k.key_position)
       INTO key_names, key_types
-      FROM pg_constraint p
-     CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k(attnum, i)
-      JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.attnum
-     WHERE p.conrelid = target AND p.contype = 'p';
+      FROM eventflow.key_columns(target) k;
     keys := (SELECT string_agg('t.' || k, ', ' ORDER BY i) FROM unnest(key_names) WITH ORDINALITY AS u(k, i));
 
     ids := ARRAY(SELECT nextval(pg_get_serial_sequence('eventflow.change_log', 'id')) FROM generate_series(1, max_rows) ORDER BY 1);
