@@ -239,8 +239,8 @@ public class EventValues {
                 return quoted(OffsetTime.parse(unquoted(raw), PG_OFFSET_TIME).withOffsetSameInstant(ZoneOffset.UTC)
                         .toLocalTime().format(ZONED_TIME));
             case "timestamptz":
-                return quoted(OffsetDateTime.parse(unquoted(raw)).withOffsetSameInstant(ZoneOffset.UTC)
-                        .toLocalDateTime().format(ZONED_TIMESTAMP));
+                String utc = utcTimestamp(raw);
+                return utc != null ? utc : zonedTimestamp(raw);
             case "bytea":
                 return quoted(Base64.getEncoder().encodeToString(HexFormat.of().parseHex(unquoted(raw).substring(2))));
             default:
@@ -329,7 +329,41 @@ public class EventValues {
         }
     }
 
+    /** A timestamptz (as JSON text, quoted) in UTC with Z, through java.time: any form to_json writes. */
+    static String zonedTimestamp(String raw) {
+        return quoted(OffsetDateTime.parse(unquoted(raw)).withOffsetSameInstant(ZoneOffset.UTC).toLocalDateTime().format(ZONED_TIMESTAMP));
+    }
+
+    /**
+     * The usual timestamptz as the trigger logs it, "yyyy-mm-ddThh:mm:ss[.f]+00:00" (in UTC), with Z for
+     * its offset, as the general path writes it; null for any other form.
+     */
+    static String utcTimestamp(String raw) {
+        int n = raw.length();
+        if (n < 27 || n > 34 || raw.charAt(0) != '"' || !raw.endsWith("+00:00\"") || raw.charAt(11) != 'T') {
+            return null;
+        }
+        for (int i = 1; i < n - 7; i++) {
+            char c = raw.charAt(i);
+            boolean ok = switch (i) {
+                case 5, 8 -> c == '-';
+                case 11 -> true;
+                case 14, 17 -> c == ':';
+                case 20 -> c == '.' && n >= 29;
+                default -> c >= '0' && c <= '9';
+            };
+            if (!ok) {
+                return null;
+            }
+        }
+        return raw.substring(0, n - 7) + "Z\"";
+    }
+
     private static String unquoted(String raw) {
+        if (raw.length() >= 2 && raw.charAt(0) == '"' && raw.charAt(raw.length() - 1) == '"' && raw.indexOf('\\') < 0) {
+            // no escape in it: the text between the quotes
+            return raw.substring(1, raw.length() - 1);
+        }
         if (raw.startsWith("\"")) {
             try (JsonParser p = JSON.createParser(raw)) {
                 p.nextToken();

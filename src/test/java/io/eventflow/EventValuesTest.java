@@ -5,8 +5,9 @@ import java.math.BigDecimal;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
-/** The conversions of EventValues that need no database: intervals and money as the trigger logs them. */
+/** The conversions of EventValues that need no database: intervals, money and timestamps as the trigger logs them. */
 class EventValuesTest {
 
     @Test
@@ -29,6 +30,25 @@ class EventValuesTest {
     void anIntervalInMicrosecondsCountsAMonthAsDebeziumDoes() {
         assertEquals(37_091_106_789_000L, EventValues.Intervals.micros("1 year 2 mons 3 days 04:05:06.789"));
         assertEquals(-86_401_000_000L, EventValues.Intervals.micros("-1 days -00:00:01"));
+    }
+
+    @Test
+    void aTimestampLoggedInUtcGetsItsZWithoutParsingAndTheSameTextAsParsed() {
+        String[][] pairs = {
+            {"\"2026-11-30T14:56:11.796913+00:00\"", "\"2026-11-30T14:56:11.796913Z\""},
+            {"\"2026-11-30T14:56:11+00:00\"", "\"2026-11-30T14:56:11Z\""},
+            {"\"0999-01-01T00:00:00.5+00:00\"", "\"0999-01-01T00:00:00.5Z\""},
+        };
+        for (String[] pair : pairs) {
+            assertEquals(pair[1], EventValues.utcTimestamp(pair[0]), pair[0]);
+            assertEquals(pair[1], EventValues.zonedTimestamp(pair[0]), pair[0]);
+        }
+        // other forms take the general path, which writes them in UTC
+        for (String other : new String[] {"\"2026-11-30T09:56:11-05:00\"", "\"2026-11-30T14:56:11.+00:00\"", "\"12026-11-30T14:56:11+00:00\"",
+                "\"2026-11-30 14:56:11+00:00\"", "\"infinity\"", "\"2026-11-30T14:56:11+00:30\""}) {
+            assertNull(EventValues.utcTimestamp(other), other);
+        }
+        assertEquals("\"2026-11-30T14:56:11Z\"", EventValues.zonedTimestamp("\"2026-11-30T09:56:11-05:00\""));
     }
 
     @Test

@@ -67,7 +67,7 @@ public final class Benchmark {
             int steadyRowsPerWriter, String pgHost, int pgPort, String pgUser, String rabbitHost, int rabbitPort,
             String rabbitUser, String rabbitPassword, String launcher, String jvmFlags, Path projectDir, Path output,
             int drainTimeoutSeconds, int idleSeconds, int ackEvery, boolean smoke, String peer, String debeziumHome,
-            String debeziumJava, String debeziumJvmFlags) {
+            String debeziumJava, String debeziumJvmFlags, String peerSettings) {
 
         static Settings load() {
             boolean smoke = Boolean.parseBoolean(get("bench.smoke", "false"));
@@ -99,7 +99,8 @@ public final class Benchmark {
                     get("bench.peer", "none"),
                     get("bench.debezium-home", "target/debezium-server"),
                     get("bench.debezium-java", "/usr/lib/jvm/temurin-25-jdk-amd64"),
-                    get("bench.debezium-jvm-flags", "--add-opens java.base/java.lang=ALL-UNNAMED"));
+                    get("bench.debezium-jvm-flags", "--add-opens java.base/java.lang=ALL-UNNAMED"),
+                    get("bench.peer-settings", ""));
         }
 
         static String get(String key, String fallback) {
@@ -118,9 +119,33 @@ public final class Benchmark {
             return "debezium".equals(peer);
         }
 
-        /** The peer is EventFlow itself with eventflow.event.values=debezium: the cost of Debezium's values. */
-        boolean withDebeziumValues() {
-            return "values".equals(peer);
+        /**
+         * The peer is EventFlow itself with other settings: bench.peer=values (eventflow.event.values=debezium: the cost of
+         * Debezium's values), or bench.peer=eventflow with bench.peer-settings ("eventflow.capture.rearm-delay-ms=20 ...").
+         */
+        boolean withEventFlowPeer() {
+            return "values".equals(peer) || "eventflow".equals(peer);
+        }
+
+        /** The peer's settings as JVM flags, after EventFlow's own (so they win). */
+        List<String> peerFlags() {
+            if ("values".equals(peer)) {
+                return List.of("-Deventflow.event.values=debezium");
+            }
+            List<String> flags = new ArrayList<>();
+            for (String setting : peerSettings.split("\\s+")) {
+                if (!setting.matches("[A-Za-z0-9_.-]+=\\S*")) {
+                    throw new IllegalArgumentException("bench.peer-settings takes name=value pairs separated by spaces "
+                            + "(eventflow.capture.rearm-delay-ms=20), not " + (setting.isEmpty() ? "an empty value" : setting));
+                }
+                flags.add("-D" + setting);
+            }
+            return flags;
+        }
+
+        /** How the table names the peer when it is EventFlow itself. */
+        String peerDescription() {
+            return "values".equals(peer) ? "debezium values" : peerSettings;
         }
     }
 
@@ -184,13 +209,16 @@ public final class Benchmark {
                     throw new IllegalStateException(missing);
                 }
             }
-        } else if (!"none".equals(s.peer()) && !s.withDebeziumValues()) {
-            throw new IllegalArgumentException("bench.peer is none, debezium or values, not " + s.peer());
+        } else if (s.withEventFlowPeer()) {
+            s.peerFlags();
+        } else if (!"none".equals(s.peer())) {
+            throw new IllegalArgumentException("bench.peer is none, debezium, values or eventflow, not " + s.peer());
         }
         report.put("date", Instant.now().toString());
         report.put("machine", machine());
         report.put("settings", Map.of("warmupRows", s.warmupRows(), "rows", s.rows(), "batchRows", s.batchRows(), "txRows", s.txRows(), "writers", s.writers(),
-                "steadyRate", s.steadyRate(), "steadySeconds", s.steadySeconds(), "smoke", s.smoke(), "peer", s.peer()));
+                "steadyRate", s.steadyRate(), "steadySeconds", s.steadySeconds(), "smoke", s.smoke(), "peer", s.peer(),
+                "peerSettings", s.withEventFlowPeer() ? s.peerDescription() : ""));
         log("EventFlow benchmark %s: exchange %s, peer %s (load average %s)", id, exchange, s.peer(), loadAverage());
         Consumer consumer = null;
         try {
@@ -212,8 +240,8 @@ public final class Benchmark {
             if (s.withDebezium()) {
                 report.put("debezium", measure("debezium", consumer, baseSingle, baseBatch));
             }
-            if (s.withDebeziumValues()) {
-                report.put("values", measure("values", consumer, baseSingle, baseBatch));
+            if (s.withEventFlowPeer()) {
+                report.put("peer", measure("peer", consumer, baseSingle, baseBatch));
             }
             report.put("loadAverageAtEnd", loadAverage());
             report.put("failures", failures);
@@ -236,8 +264,9 @@ public final class Benchmark {
         newDatabase(peer);
         Pipeline pipeline = null;
         try {
-            if (peer.equals("eventflow") || peer.equals("values")) {
-                EventFlowProcess ef = EventFlowProcess.start(s, database, exchange, unrouted, peer.equals("values"));
+            if (peer.equals("eventflow") || peer.equals("peer")) {
+                EventFlowProcess ef = EventFlowProcess.start(s, database, exchange, unrouted, peer.equals("peer") ? s.peerFlags() : List.of(),
+                        peer.equals("peer") ? "EventFlow, " + s.peerDescription() : "EventFlow");
                 pipeline = ef;
                 for (String table : TABLES) {
                     sql("SELECT eventflow.enable_capture('public." + table + "')");
@@ -935,13 +964,14 @@ public final class Benchmark {
             this.rss = new RssSampler(process);
         }
 
-        /** @param debeziumValues with eventflow.event.values=debezium (else its default, json) */
-        static EventFlowProcess start(Settings s, String database, String exchange, String unrouted, boolean debeziumValues) throws Exception {
+        /** @param peerFlags settings of the peer run (-Dname=value), after the benchmark's own */
+        static EventFlowProcess start(Settings s, String database, String exchange, String unrouted, List<String> peerFlags, String name)
+                throws Exception {
             int port;
             try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
                 port = socket.getLocalPort();
             }
-            List<String> overrides = List.of(
+            List<String> overrides = new ArrayList<>(List.of(
                     "-Deventflow.postgres.url=postgresql://" + s.pgUser() + "@" + s.pgHost() + ":" + s.pgPort() + "/" + database
                             + "?sslmode=disable",
                     "-Deventflow.rabbitmq.url=amqp://" + s.rabbitUser() + ":" + s.rabbitPassword() + "@" + s.rabbitHost() + ":" + s.rabbitPort(),
@@ -952,7 +982,8 @@ public final class Benchmark {
                     "-Dcamel.main.routes-reload-enabled=false",
                     // the product alone; -Dbench.stream=true adds the web demo, whose change stream is a second consumer of every event
                     "-Deventflow.demo.enabled=" + Settings.get("bench.stream", "false"),
-                    "-Deventflow.event.values=" + (debeziumValues ? "debezium" : "json"));
+                    "-Deventflow.event.values=json"));
+            overrides.addAll(peerFlags);
             List<String> command = new ArrayList<>();
             command.add(s.projectDir().resolve(s.launcher()).toString());
             ProcessBuilder builder = new ProcessBuilder(command).directory(s.projectDir().toFile())
@@ -992,7 +1023,7 @@ public final class Benchmark {
             }
             double startSeconds = (System.nanoTime() - t0) / 1e9;
             String flags = s.jvmFlags().isEmpty() ? launcherFlags(s.projectDir().resolve(s.launcher())) : s.jvmFlags();
-            return new EventFlowProcess(process, command, flags, startSeconds, port, debeziumValues ? "EventFlow, debezium values" : "EventFlow");
+            return new EventFlowProcess(process, command, flags, startSeconds, port, name);
         }
 
         /** The JVM flags the launcher uses by default (its EVENTFLOW_JVM_FLAGS line). */
@@ -1091,11 +1122,11 @@ public final class Benchmark {
     @SuppressWarnings("unchecked")
     private String table() {
         Map<String, Object> ef = (Map<String, Object>) report.get("eventflow");
-        // the peer: Debezium Server, or EventFlow with Debezium's values
-        boolean values = report.get("values") != null;
-        Map<String, Object> dbz = (Map<String, Object>) report.get(values ? "values" : "debezium");
-        String peerName = values ? "EF, debezium values" : "Debezium";
-        String ratioName = values ? "json ÷ dbz values" : "EF ÷ Dbz";
+        // the peer: Debezium Server, or EventFlow with other settings (Debezium's values, say)
+        boolean values = report.get("peer") != null;
+        Map<String, Object> dbz = (Map<String, Object>) report.get(values ? "peer" : "debezium");
+        String peerName = values ? "EF, peer settings" : "Debezium";
+        String ratioName = values ? "EF ÷ EF peer" : "EF ÷ Dbz";
         Map<String, Object> base = (Map<String, Object>) report.get("baseline");
         boolean peer = dbz != null;
         StringBuilder t = new StringBuilder();
@@ -1103,6 +1134,9 @@ public final class Benchmark {
         t.append(String.format("load average at start %s, at end %s; writers alone: %s single-row TPS, %s rows/s in %d-row transactions%n%n",
                 ((Map<String, Object>) report.get("machine")).get("loadAverage"), report.get("loadAverageAtEnd"),
                 f0(base.get("singleTps")), f0(base.get("batchRowsPerSecond")), settings.txRows()));
+        if (values) {
+            t.append(String.format("peer: EventFlow with %s%n%n", settings.peerDescription()));
+        }
         String row = peer ? "| %-50s | %-22s | %-22s | %-17s | %-22s |%n" : "| %-50s | %-22s | %-22s |%n";
         t.append(peer ? String.format(row, "measure", "EventFlow", peerName, ratioName, values ? "" : "target (EF ÷ Dbz)")
                 : String.format(row, "measure", "EventFlow", "target"));
