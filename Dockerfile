@@ -24,7 +24,7 @@ USER eventflow
 EXPOSE 8080
 # the JVM flags of bin/eventflow, which the benchmark measures (README: Benchmarks)
 ENV EVENTFLOW_HTTP_HOST=0.0.0.0
-ENV JAVA_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m -Xmx1g -Xss512k -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=32m -Dio.netty.allocator.numDirectArenas=1 -Dio.netty.allocator.numHeapArenas=1 -XX:+ExitOnOutOfMemoryError" \
+ENV JAVA_OPTS="-XX:+UseSerialGC -XX:CICompilerCount=2 -Xms32m -Xmx1g -Xss512k -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=48m -Dio.netty.allocator.numDirectArenas=1 -Dio.netty.allocator.numHeapArenas=1 -XX:+ExitOnOutOfMemoryError" \
     MALLOC_ARENA_MAX=2
 # on the HTTP port EventFlow listens on: EVENTFLOW_HTTP_PORT (eventflow.http.port) when set, else 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

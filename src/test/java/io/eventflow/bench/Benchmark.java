@@ -67,7 +67,7 @@ public final class Benchmark {
             int steadyRowsPerWriter, String pgHost, int pgPort, String pgUser, String rabbitHost, int rabbitPort,
             String rabbitUser, String rabbitPassword, String launcher, String jvmFlags, Path projectDir, Path output,
             int drainTimeoutSeconds, int idleSeconds, int ackEvery, boolean smoke, String peer, String debeziumHome,
-            String debeziumJava, String debeziumJvmFlags, String peerSettings) {
+            String debeziumJava, String debeziumJvmFlags, String peerSettings, String peerJvmFlags) {
 
         static Settings load() {
             boolean smoke = Boolean.parseBoolean(get("bench.smoke", "false"));
@@ -100,7 +100,8 @@ public final class Benchmark {
                     get("bench.debezium-home", "target/debezium-server"),
                     get("bench.debezium-java", "/usr/lib/jvm/temurin-25-jdk-amd64"),
                     get("bench.debezium-jvm-flags", "--add-opens java.base/java.lang=ALL-UNNAMED"),
-                    get("bench.peer-settings", ""));
+                    get("bench.peer-settings", ""),
+                    get("bench.peer-jvm-flags", ""));
         }
 
         static String get(String key, String fallback) {
@@ -121,7 +122,8 @@ public final class Benchmark {
 
         /**
          * The peer is EventFlow itself with other settings: bench.peer=values (eventflow.event.values=debezium: the cost of
-         * Debezium's values), or bench.peer=eventflow with bench.peer-settings ("eventflow.capture.rearm-delay-ms=20 ...").
+         * Debezium's values), or bench.peer=eventflow with bench.peer-settings ("eventflow.capture.rearm-delay-ms=20 ...")
+         * and/or bench.peer-jvm-flags (in place of the launcher's JVM flags).
          */
         boolean withEventFlowPeer() {
             return "values".equals(peer) || "eventflow".equals(peer);
@@ -133,6 +135,9 @@ public final class Benchmark {
                 return List.of("-Deventflow.event.values=debezium");
             }
             List<String> flags = new ArrayList<>();
+            if (peerSettings.isEmpty() && !peerJvmFlags.isEmpty()) {
+                return flags;
+            }
             for (String setting : peerSettings.split("\\s+")) {
                 if (!setting.matches("[A-Za-z0-9_.-]+=\\S*")) {
                     throw new IllegalArgumentException("bench.peer-settings takes name=value pairs separated by spaces "
@@ -145,7 +150,17 @@ public final class Benchmark {
 
         /** How the table names the peer when it is EventFlow itself. */
         String peerDescription() {
-            return "values".equals(peer) ? "debezium values" : peerSettings;
+            if ("values".equals(peer)) {
+                return "debezium values";
+            }
+            List<String> parts = new ArrayList<>();
+            if (!peerSettings.isEmpty()) {
+                parts.add(peerSettings);
+            }
+            if (!peerJvmFlags.isEmpty()) {
+                parts.add("JVM flags " + peerJvmFlags);
+            }
+            return String.join("; ", parts);
         }
     }
 
@@ -265,8 +280,10 @@ public final class Benchmark {
         Pipeline pipeline = null;
         try {
             if (peer.equals("eventflow") || peer.equals("peer")) {
-                EventFlowProcess ef = EventFlowProcess.start(s, database, exchange, unrouted, peer.equals("peer") ? s.peerFlags() : List.of(),
-                        peer.equals("peer") ? "EventFlow, " + s.peerDescription() : "EventFlow");
+                boolean other = peer.equals("peer");
+                EventFlowProcess ef = EventFlowProcess.start(s, database, exchange, unrouted, other ? s.peerFlags() : List.of(),
+                        other ? "EventFlow, " + s.peerDescription() : "EventFlow",
+                        other && !s.peerJvmFlags().isEmpty() ? s.peerJvmFlags() : s.jvmFlags());
                 pipeline = ef;
                 for (String table : TABLES) {
                     sql("SELECT eventflow.enable_capture('public." + table + "')");
@@ -964,9 +981,12 @@ public final class Benchmark {
             this.rss = new RssSampler(process);
         }
 
-        /** @param peerFlags settings of the peer run (-Dname=value), after the benchmark's own */
-        static EventFlowProcess start(Settings s, String database, String exchange, String unrouted, List<String> peerFlags, String name)
-                throws Exception {
+        /**
+         * @param peerFlags settings of the peer run (-Dname=value), after the benchmark's own
+         * @param jvmFlags in place of the launcher's JVM flags (none: the launcher's)
+         */
+        static EventFlowProcess start(Settings s, String database, String exchange, String unrouted, List<String> peerFlags, String name,
+                String jvmFlags) throws Exception {
             int port;
             try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
                 port = socket.getLocalPort();
@@ -990,8 +1010,8 @@ public final class Benchmark {
                     .redirectErrorStream(true)
                     .redirectOutput(s.projectDir().resolve("target/benchmark-eventflow.log").toFile());
             // the launcher's JVM flags unless the run names others; the overrides go in JAVA_OPTS
-            if (!s.jvmFlags().isEmpty()) {
-                builder.environment().put("EVENTFLOW_JVM_FLAGS", s.jvmFlags());
+            if (!jvmFlags.isEmpty()) {
+                builder.environment().put("EVENTFLOW_JVM_FLAGS", jvmFlags);
             }
             builder.environment().put("JAVA_OPTS", String.join(" ", overrides));
             long t0 = System.nanoTime();
@@ -1022,7 +1042,7 @@ public final class Benchmark {
                 Thread.sleep(100);
             }
             double startSeconds = (System.nanoTime() - t0) / 1e9;
-            String flags = s.jvmFlags().isEmpty() ? launcherFlags(s.projectDir().resolve(s.launcher())) : s.jvmFlags();
+            String flags = jvmFlags.isEmpty() ? launcherFlags(s.projectDir().resolve(s.launcher())) : jvmFlags;
             return new EventFlowProcess(process, command, flags, startSeconds, port, name);
         }
 
