@@ -119,11 +119,7 @@ public class EventValues {
         // the cache's key: no name holds a NUL, so no two tables share one (as "a.b"."c" and "a"."b.c" would with a dot)
         String table = schema + '\u0000' + tableName;
         if (!debezium) {
-            Map<String, Column> columns = tables.get(table);
-            if (columns == null || stale(table)) {
-                columns = load(table, schema, tableName);
-            }
-            if (!columns.containsKey(JSON_REWRITTEN)) {
+            if (!columns(table, schema, tableName).containsKey(JSON_REWRITTEN)) {
                 // the logged text is the json form already; a column added since is found at the next load
                 return;
             }
@@ -142,13 +138,14 @@ public class EventValues {
 
     /** A row's JSON object with each column's value written as the values asked for ({@code table}: the cache's key). */
     String row(String table, String schema, String tableName, String json) throws IOException {
+        Map<String, Column> columns = columns(table, schema, tableName);
         return rewrite(json, (name, raw) -> {
-            Map<String, Column> columns = tables.get(table);
-            if (columns == null || !columns.containsKey(name) || stale(table)) {
-                columns = load(table, schema, tableName);
+            Column column = columns.get(name);
+            if (column == null) {
+                // a column added since the kinds were read, or not in the catalog (dropped or renamed since the row was
+                // logged): as logged, until the next refresh
+                column = load(table, schema, tableName).computeIfAbsent(name, unknown -> AS_LOGGED);
             }
-            // not in the catalog (dropped or renamed since the row was logged): as logged, until the next refresh
-            Column column = columns.computeIfAbsent(name, unknown -> AS_LOGGED);
             try {
                 return value(column, raw);
             } catch (RuntimeException e) {
@@ -198,6 +195,12 @@ public class EventValues {
             out.append(object ? '}' : ']');
         }
         return out.toString();
+    }
+
+    /** A table's column kinds, read again when they are older than the refresh interval. */
+    private Map<String, Column> columns(String table, String schema, String tableName) {
+        Map<String, Column> columns = tables.get(table);
+        return columns == null || stale(table) ? load(table, schema, tableName) : columns;
     }
 
     private Map<String, Column> load(String table, String schema, String tableName) {
