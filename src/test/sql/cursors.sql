@@ -5,7 +5,7 @@
 -- Runs in one transaction, rolled back at the end. The writers, whose changes must be committed
 -- while it runs, are sessions of their own (dblink); what they committed is removed at the end.
 BEGIN;
-SELECT plan(32);
+SELECT plan(35);
 
 \ir support/writers.psql
 
@@ -51,6 +51,25 @@ SELECT results_eq($$SELECT name, backlog, published_total, last_published_id FRO
                           ('second', 3, 0, NULL)) AS v$$,
   'then the default cursor''s backlog is empty and its published total 3; the other cursors are as they were');
 SELECT is((SELECT lag_seconds FROM eventflow.cursor_backlog('default')), 0::float8, 'with no lag');
+
+-- A large backlog: up to 10,000 changes are counted, beyond that the span of their ids is
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email)
+                           SELECT 'many ' || g, 'many' || g || '@backlog.test' FROM generate_series(1, 9990) g$$);
+-- a rolled-back insert leaves 20 change ids unused
+SELECT pg_temp.committed($q$DO $d$ BEGIN
+                             INSERT INTO eventflow_demo.users (name, email)
+                             SELECT 'gone ' || g, 'gone' || g || '@backlog.test' FROM generate_series(1, 20) g;
+                             RAISE EXCEPTION 'rolled back';
+                           EXCEPTION WHEN raise_exception THEN NULL;
+                           END $d$$q$);
+SELECT is((SELECT backlog FROM eventflow.cursor_backlog('after')), 9990::bigint,
+  'up to 10,000 waiting, the backlog is their exact count (an id a rolled-back change took is not counted)');
+SELECT pg_temp.committed($$INSERT INTO eventflow_demo.users (name, email)
+                           SELECT 'more ' || g, 'more' || g || '@backlog.test' FROM generate_series(1, 20) g$$);
+SELECT is((SELECT backlog FROM eventflow.cursor_backlog('after')), 10030::bigint,
+  'beyond 10,000, it is the span of their ids: 10,010 changes and the 20 ids between them');
+SELECT cmp_ok((SELECT lag_seconds FROM eventflow.cursor_backlog('after')), '>', 0::float8, 'with the lag of the oldest');
+SELECT pg_temp.remove_committed('backlog.test');
 
 -- Dropping
 SELECT ok(eventflow.drop_cursor('second'), 'drop_cursor drops a cursor');

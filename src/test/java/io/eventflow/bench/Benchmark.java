@@ -401,6 +401,7 @@ public final class Benchmark {
         }
         cpu.put("machine busy", Math.round((cpuAfter.get("machine busy") - cpuBefore.get("machine busy")) / (double) CLK_TCK * 100) / 100.0);
         cpu.put("machine idle", Math.round((cpuAfter.get("machine idle") - cpuBefore.get("machine idle")) / (double) CLK_TCK * 100) / 100.0);
+        cpu.put("machine steal", Math.round((cpuAfter.get("machine steal") - cpuBefore.get("machine steal")) / (double) CLK_TCK * 100) / 100.0);
         r.put("cpuSeconds", cpu);
         long events = Math.max(1, check.distinct());
         r.put("pipelineCpuMicrosPerEvent", cpu.get("pipeline") * 1e6 / events);
@@ -514,27 +515,30 @@ public final class Benchmark {
     }
 
     /**
-     * CPU ticks used so far, by group: postgres (every server process), pipeline (the process under
-     * test), rabbitmq (beam.smp), consumer and writers (this JVM's threads: the consumer's by thread
-     * CPU time, the rest of this JVM counts as the writers'), rest (every other process), and the
-     * machine's busy and idle ticks. The writers' connections stay open until the second reading, so
+     * CPU ticks used so far, by group: postgres (every server process, and those that ended: the
+     * postmaster's children's ticks), pipeline (the process under test), rabbitmq (beam.smp), consumer
+     * and writers (this JVM's threads: the consumer's by thread CPU time, the rest of this JVM counts as
+     * the writers'), rest (every other process), and the machine's busy, idle and stolen ticks. The writers' connections stay open until the second reading, so
      * no server process the workload used ends in between.
      */
     private static Map<String, Long> cpuByGroup(long pipelinePid, Consumer consumer) {
         Map<String, Long> ticks = new HashMap<>();
         long self = ProcessHandle.current().pid();
         try {
-            // the whole machine: busy ticks of all cores (user, nice, system, irq, softirq, steal) and idle ones
+            // the whole machine: busy ticks of all cores (user, nice, system, irq, softirq), idle ones, and
+            // stolen ones (a virtual machine's cores running another guest: time the processes here waited, not used)
             String[] cpu = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
             long busy = 0;
-            for (int i : new int[] {1, 2, 3, 6, 7, 8}) {
+            for (int i : new int[] {1, 2, 3, 6, 7}) {
                 busy += Long.parseLong(cpu[i]);
             }
             ticks.put("machine busy", busy);
             ticks.put("machine idle", Long.parseLong(cpu[4]) + Long.parseLong(cpu[5]));
+            ticks.put("machine steal", Long.parseLong(cpu[8]));
         } catch (IOException | RuntimeException e) {
             ticks.put("machine busy", 0L);
             ticks.put("machine idle", 0L);
+            ticks.put("machine steal", 0L);
         }
         File[] procs = new File("/proc").listFiles((dir, name) -> name.chars().allMatch(Character::isDigit));
         for (File proc : procs == null ? new File[0] : procs) {
@@ -544,6 +548,10 @@ public final class Benchmark {
                 String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                 String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
                 long used = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+                if (comm.startsWith("postgres")) {
+                    // and its children's that ended (the postmaster's: autovacuum workers, closed connections)
+                    used += Long.parseLong(fields[13]) + Long.parseLong(fields[14]);
+                }
                 String key = pid == pipelinePid ? "pipeline" : pid == self ? "benchmark" : comm.startsWith("postgres") ? "postgres"
                         : comm.startsWith("beam") || comm.startsWith("erl_child") || comm.equals("epmd") ? "rabbitmq" : "rest";
                 ticks.merge(key, used, Long::sum);
@@ -1197,6 +1205,7 @@ public final class Benchmark {
             line.accept("  pipeline CPU per event (µs)", cells(ef, dbz, w, "pipelineCpuMicrosPerEvent", 1, ""));
             line.accept("  CPU s: RabbitMQ / consumer / writers / rest", new Object[] {otherCpu(ef, w), peer ? otherCpu(dbz, w) : "", Double.NaN, ""});
             line.accept("  CPU s: whole machine", cells(ef, dbz, w, "cpuSeconds.machine busy", 1, w.equals("steady") ? "<= 1x" : ""));
+            line.accept("  CPU s: stolen by the host (not in the figures above)", cells(ef, dbz, w, "cpuSeconds.machine steal", 1, ""));
             line.accept("  peak resident memory of the pipeline (MB)", cells(ef, dbz, w, "peakRssMb", 0, w.equals("single") ? "<= 0.25x" : ""));
         }
         for (Map.Entry<String, Map<String, Object>> p : peer ? List.of(Map.entry("EventFlow", ef), Map.entry(peerName, dbz)) : List.of(Map.entry("EventFlow", ef))) {
