@@ -123,7 +123,7 @@ class ReloadIT extends EventFlowTestSupport {
             // the README's example: collect the users changes into a second batch, publish it to a second exchange
             String split = "              - split:\n";
             String stage = "                                steps: [{bean: {ref: changePublisher, method: stage}}]\n";
-            String publish = "              - setBody: {method: {ref: changePublisher, method: \"publish(";
+            String publish = "              - setProperty: {name: published, method: {ref: changePublisher, method: \"publish(";
             editCaptureRoute(List.of(split, stage, publish), List.of(
                     "              - setProperty: {name: audit, method: {ref: changePublisher, method: newBatch}}\n" + split,
                     "                                steps:\n"
