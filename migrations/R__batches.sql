@@ -158,8 +158,8 @@ LANGUAGE plpgsql
 -- a new batch's start and for the transactions of a part. The planner's estimates for a change log
 -- that grows by thousands of rows between two ANALYZEs would choose otherwise. They are planned
 -- once per session (generic plans, batch_events inlined into the RETURN QUERY): planning
--- batch_events again for every read cost about 6 ms, more than reading a part of 1,000 changes
--- costs per 200 of them, and at a steady trickle most reads hold a few changes.
+-- batch_events for every read would cost about 6 ms, more than reading 300 changes, and at a
+-- steady trickle most reads hold a few changes.
 SET enable_bitmapscan = off SET enable_seqscan = off SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE

@@ -521,8 +521,9 @@ public final class Benchmark {
      * CPU ticks used so far, by group: postgres (every server process, and those that ended: the
      * postmaster's children's ticks), pipeline (the process under test), rabbitmq (beam.smp), consumer
      * and writers (this JVM's threads: the consumer's by thread CPU time, the rest of this JVM counts as
-     * the writers'), rest (every other process), and the machine's busy, idle and stolen ticks. The writers' connections stay open until the second reading, so
-     * no server process the workload used ends in between.
+     * the writers'), rest (every other process), and the machine's busy, idle and stolen ticks. The
+     * writers' connections stay open until the second reading, so no server process the workload used
+     * ends in between.
      */
     private static Map<String, Long> cpuByGroup(long pipelinePid, Consumer consumer) {
         Map<String, Long> ticks = new HashMap<>();
