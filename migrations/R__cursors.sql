@@ -152,8 +152,10 @@ $$;
 --   waited (seconds, 0 when none). Up to 10,000 waiting the count is exact; beyond that it is the
 --   span of change ids from the lowest waiting id found to the newest change (at least 10,000; a
 --   rolled-back change leaves a gap in the ids, which it counts), and the lag that of the oldest
---   change found: observing a backlog of any size costs what reading about 10,000 index entries
---   costs (EventFlow does it every second).
+--   change found: observing a backlog of any size reads about 10,000 of its changes, not all of
+--   them (EventFlow does it every second). In tx_id order it also passes over the published
+--   changes of transactions that committed while an older one, which the snapshot waits for, was
+--   still open.
 --
 -- Algorithm:
 --   Not published: a change of a transaction not visible in lo_snapshot, and, while a batch is
