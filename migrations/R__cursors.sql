@@ -161,8 +161,9 @@ $$;
 --   Not published: a change of a transaction not visible in lo_snapshot, and, while a batch is
 --   drained in parts (hi_snapshot set), not among those of it finished already (visible in
 --   hi_snapshot, id up to last_id). So, while a batch is in flight, the rest of it (after last_id,
---   read in id order, among the next 20,000 ids) and the changes of the transactions hi_snapshot does not see (in tx_id
---   order, from its xmin); otherwise the transactions lo_snapshot does not see (from its xmin).
+--   read in id order, among the next 20,000 ids) and the changes of the transactions hi_snapshot
+--   does not see (in tx_id order, from its xmin); otherwise the transactions lo_snapshot does not
+--   see (from its xmin).
 --   Both bounds on tx_id keep PostgreSQL on the tx_id index (it cannot estimate a one-sided xid8
 --   range and would scan the change log).
 CREATE OR REPLACE FUNCTION eventflow.cursor_backlog(name text, OUT backlog bigint, OUT lag_seconds double precision)
@@ -190,7 +191,8 @@ BEGIN
   IF cur.hi_snapshot IS NOT NULL THEN
     SELECT count(*), min(w.id), min(w.changed_at) INTO in_batch, batch_lowest_id, batch_oldest
       FROM (SELECT c.id, c.changed_at FROM eventflow.change_log c
-             -- within twice as many ids: past the batch's rest, the later changes (counted below) are not walked
+             -- within twice as many ids: past the batch's rest, the later changes (counted below) are not
+             -- walked
              WHERE c.id > cur.last_id AND c.id <= cur.last_id + 2 * counted
                AND pg_visible_in_snapshot(c.tx_id, cur.hi_snapshot) AND NOT pg_visible_in_snapshot(c.tx_id, cur.lo_snapshot)
              ORDER BY c.id

@@ -61,6 +61,8 @@ public final class Benchmark {
     private static final List<String> TABLES = List.of("bench_warmup", "bench_single", "bench_batch", "bench_steady");
     /** The groups CPU time is told apart by (/proc), in the order the table shows them. */
     private static final List<String> CPU_GROUPS = List.of("postgres", "pipeline", "rabbitmq", "consumer", "writers", "rest");
+    /** The whole machine's ticks by /proc/stat, beside the groups. */
+    private static final List<String> MACHINE_TICKS = List.of("machine busy", "machine idle", "machine steal");
 
     /** What a run does; every value a system property (or the same name upper-cased as an environment variable). */
     record Settings(int warmupRows, int rows, int batchRows, int txRows, int writers, int steadyRate, int steadySeconds, int steadyWriters,
@@ -396,12 +398,11 @@ public final class Benchmark {
         // where the machine's CPU went meanwhile, in seconds per group of processes (the consumer and the
         // writers are threads of this JVM, told apart by thread CPU time)
         Map<String, Double> cpu = new LinkedHashMap<>();
-        for (String group : CPU_GROUPS) {
-            cpu.put(group, Math.round(Math.max(0, cpuAfter.getOrDefault(group, 0L) - cpuBefore.getOrDefault(group, 0L)) / (double) CLK_TCK * 100) / 100.0);
+        for (List<String> keys : List.of(CPU_GROUPS, MACHINE_TICKS)) {
+            for (String key : keys) {
+                cpu.put(key, Math.round(Math.max(0, cpuAfter.getOrDefault(key, 0L) - cpuBefore.getOrDefault(key, 0L)) / (double) CLK_TCK * 100) / 100.0);
+            }
         }
-        cpu.put("machine busy", Math.round((cpuAfter.get("machine busy") - cpuBefore.get("machine busy")) / (double) CLK_TCK * 100) / 100.0);
-        cpu.put("machine idle", Math.round((cpuAfter.get("machine idle") - cpuBefore.get("machine idle")) / (double) CLK_TCK * 100) / 100.0);
-        cpu.put("machine steal", Math.round((cpuAfter.get("machine steal") - cpuBefore.get("machine steal")) / (double) CLK_TCK * 100) / 100.0);
         // the whole machine's CPU: every process's, each measured exactly by the scheduler (/proc/stat's busy time is
         // sampled at the timer tick, and misses work done in bursts shorter than a tick between idle spells)
         cpu.put("all processes", Math.round(CPU_GROUPS.stream().mapToDouble(cpu::get).sum() * 100) / 100.0);
